@@ -1,0 +1,125 @@
+"""Ground truth per frame: what a perfect annotator would say about every ≤ 20 ms.
+
+Columns (one row per frame; ``time_s`` is the frame's end):
+
+- ``motion``: none / minor / major — the strongest human motion in the frame.
+- ``nonhuman``: '+'-joined kinds of non-human movers moving, sources sounding, modulators
+  running and music playing ('none' if nothing).
+- ``occupied``: 1 while any person is in the room (still or not).
+- ``person_distance_m`` / ``person_radial_speed_m_s``: the nearest present person's torso,
+  relative to the device centre; radial speed positive when approaching. Empty if nobody.
+- ``onsets``: ';'-joined events starting in the frame: ``enter``, ``leave``, ``major``,
+  ``minor``, and ``<kind>_on`` for non-human elements.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uspd.sim.base import Motion
+from uspd.sim.scene import Scene
+
+_SUBSAMPLES = 4  # evaluation points per frame; a frame takes the max over them
+COLUMNS = ("time_s", "motion", "nonhuman", "occupied", "person_distance_m", "person_radial_speed_m_s", "onsets")
+_MOTION_NAMES = {Motion.NONE: "none", Motion.MOVING: "none", Motion.MINOR: "minor", Motion.MAJOR: "major"}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Per-frame ground truth arrays, all of length n_frames."""
+
+    time_s: np.ndarray
+    motion: np.ndarray  # str: none / minor / major
+    nonhuman: np.ndarray  # str
+    occupied: np.ndarray  # int8
+    person_distance_m: np.ndarray  # float, NaN if nobody
+    person_radial_speed_m_s: np.ndarray
+    onsets: np.ndarray  # str
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+    def write_csv(self, path: str | Path) -> None:
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(COLUMNS)
+            for row in zip(*(getattr(self, c) for c in COLUMNS)):
+                writer.writerow(_format(value) for value in row)
+
+
+def _format(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def label_scene(scene: Scene, frame_s: float) -> Labels:
+    n_frames = int(np.floor(scene.duration_s / frame_s + 1e-9))
+    ends = (np.arange(n_frames) + 1) * frame_s
+    t = (ends[:, None] - frame_s + (np.arange(_SUBSAMPLES) + 0.5) * frame_s / _SUBSAMPLES).reshape(-1)
+
+    def per_frame_max(values: np.ndarray) -> np.ndarray:
+        return values.reshape(n_frames, _SUBSAMPLES).max(axis=1)
+
+    human = np.zeros(n_frames, dtype=np.int8)
+    occupied = np.zeros(n_frames, dtype=bool)
+    nearest = np.full(n_frames, np.inf)
+    speed = np.full(n_frames, np.nan)
+    onsets: list[list[str]] = [[] for _ in range(n_frames)]
+    active_kinds: list[list[str]] = [[] for _ in range(n_frames)]
+    device = np.asarray(scene.device.position_m, dtype=float)
+
+    for mover in scene.movers:
+        motion = per_frame_max(mover.motion(t))
+        if mover.is_person:
+            human = np.maximum(human, motion)
+            present = per_frame_max(mover.present(t).astype(np.int8)).astype(bool)
+            occupied |= present
+            _add_onsets(onsets, present, "enter")
+            _add_onsets(onsets, ~present, "leave")
+            _add_onsets(onsets, motion == Motion.MAJOR, "major")
+            _add_onsets(onsets, motion == Motion.MINOR, "minor")
+            dist, radial = _range_and_speed(mover, ends, device)
+            closer = present & (dist < nearest)
+            nearest = np.where(closer, dist, nearest)
+            speed = np.where(closer, radial, speed)
+        else:
+            _mark_active(active_kinds, onsets, motion > Motion.NONE, mover.kind)
+    for element in (*scene.sources, *scene.modulators):
+        _mark_active(active_kinds, onsets, per_frame_max(element.active(t).astype(np.int8)) > 0, element.kind)
+    if scene.music is not None:
+        _mark_active(active_kinds, onsets, np.ones(n_frames, dtype=bool), "music")
+
+    return Labels(
+        time_s=ends,
+        motion=np.array([_MOTION_NAMES[Motion(m)] for m in human]),
+        nonhuman=np.array(["+".join(sorted(set(k))) or "none" for k in active_kinds]),
+        occupied=occupied.astype(np.int8),
+        person_distance_m=np.where(np.isfinite(nearest), nearest, np.nan),
+        person_radial_speed_m_s=speed,
+        onsets=np.array([";".join(o) for o in onsets]),
+    )
+
+
+def _range_and_speed(mover, times_s: np.ndarray, device_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Torso distance to the device and its rate of approach (central difference)."""
+    step_s = 0.005
+    dist = [np.linalg.norm(mover.body_center_m(times_s + dt) - device_m, axis=-1) for dt in (-step_s, 0.0, step_s)]
+    return dist[1], -(dist[2] - dist[0]) / (2 * step_s)
+
+
+def _add_onsets(onsets: list[list[str]], active: np.ndarray, name: str) -> None:
+    """Mark frames where ``active`` switches on; the state before the scene equals frame 0."""
+    previous = np.concatenate([active[:1], active[:-1]])
+    for i in np.flatnonzero(active & ~previous):
+        onsets[i].append(name)
+
+
+def _mark_active(kinds: list[list[str]], onsets: list[list[str]], active: np.ndarray, kind: str) -> None:
+    for i in np.flatnonzero(active):
+        kinds[i].append(kind)
+    _add_onsets(onsets, active, f"{kind}_on")
