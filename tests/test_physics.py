@@ -1,0 +1,171 @@
+"""Physics of the simulator, checked against formulas and an independent library."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyroomacoustics as pra
+import pytest
+from helpers import PointScatterer
+
+from uspd.config import SimulationConfig
+from uspd.physics import air_absorption_db_per_m, doppler_shift_hz, speed_of_sound_m_s
+from uspd.sim.device import Device, Hardware
+from uspd.sim.render import Propagation, render_baseband
+from uspd.sim.room import Room, material_absorption
+from uspd.sim.scene import Scene, SceneError
+
+QUIET = SimulationConfig(noise=False)
+
+
+@pytest.mark.parametrize(
+    ("frequency_hz", "humidity_pct", "expected_db_per_m"),
+    [(20e3, 50, 0.52), (32e3, 50, 1.02), (40e3, 50, 1.32), (40e3, 20, 0.78)],
+)
+def test_air_absorption_matches_iso_9613_reference_values(frequency_hz, humidity_pct, expected_db_per_m):
+    assert air_absorption_db_per_m(frequency_hz, 20.0, humidity_pct) == pytest.approx(expected_db_per_m, abs=0.01)
+
+
+def test_speed_of_sound_rises_with_temperature():
+    assert speed_of_sound_m_s(0.0) == pytest.approx(331.3)
+    assert speed_of_sound_m_s(20.0) == pytest.approx(343.42)
+
+
+def _dominant_doppler_hz(baseband: np.ndarray, rate_hz: float) -> tuple[float, float]:
+    """Strongest non-static component of one channel and the FFT bin width."""
+    x = baseband - baseband.mean()
+    spectrum = np.abs(np.fft.fft(x * np.hanning(len(x))))
+    freqs = np.fft.fftfreq(len(x), 1.0 / rate_hz)
+    return float(freqs[np.argmax(spectrum)]), rate_hz / len(x)
+
+
+@pytest.mark.parametrize("speed_m_s", [0.5, 1.5, -2.0])
+def test_radial_motion_lands_at_two_v_f0_over_c_within_one_bin(speed_m_s):
+    room = Room((6.0, 5.0, 2.7))
+    device = Device((0.3, 2.5, 1.0), array="single")
+    # towards the device (positive speed) along the speaker's axis, at the height of the mic
+    mover = PointScatterer(start_m=(3.5, 2.5, 1.0), velocity_m_s=(-speed_m_s, 0.0, 0.0))
+    scene = Scene(room, device, carrier_hz=32000.0, duration_s=1.0, movers=(mover,))
+    rendered = render_baseband(scene, SimulationConfig(noise=False, max_order_moving=0))
+    measured, bin_hz = _dominant_doppler_hz(rendered.signal[0], rendered.sample_rate_hz)
+    expected = doppler_shift_hz(speed_m_s, 32000.0, scene.speed_of_sound_m_s)
+    assert abs(measured - expected) <= bin_hz
+
+
+def test_bistatic_doppler_follows_the_two_legs_not_the_monostatic_formula():
+    """Laptop: speaker 20 cm below the mics; a hand passes close by, sideways and down."""
+    room = Room((5.0, 4.0, 2.7))
+    device = Device((0.3, 2.0, 1.0), array="laptop_2")
+    start, velocity = np.array([0.6, 1.7, 0.95]), np.array([0.0, 1.2, -0.6])
+    mover = PointScatterer(start_m=tuple(start), velocity_m_s=tuple(velocity))
+    scene = Scene(room, device, carrier_hz=40000.0, duration_s=0.5, movers=(mover,))
+    static = render_baseband(Scene(room, device, carrier_hz=40000.0, duration_s=0.5), QUIET).signal[0]
+    moving = render_baseband(scene, SimulationConfig(noise=False, max_order_moving=0)).signal[0] - static
+    phase = np.unwrap(np.angle(moving.astype(np.complex128)))
+    mid_sample = len(phase) // 2
+    measured = (phase[mid_sample + 1] - phase[mid_sample - 1]) / (2 / 3000.0) / (2 * np.pi)
+
+    mid = start + velocity * mid_sample / 3000.0
+    to_speaker = device.speaker_position_m - mid
+    to_mic = device.mic_positions_m[0] - mid
+    rate_of_path = -velocity @ (to_speaker / np.linalg.norm(to_speaker) + to_mic / np.linalg.norm(to_mic))
+    bistatic = -rate_of_path * 40000.0 / scene.speed_of_sound_m_s
+    to_centre = np.asarray(device.position_m) - mid
+    monostatic = 2 * (velocity @ to_centre / np.linalg.norm(to_centre)) * 40000.0 / scene.speed_of_sound_m_s
+    assert measured == pytest.approx(bistatic, abs=0.5)  # instantaneous frequency, Hz
+    assert abs(bistatic - monostatic) > 5.0  # the geometry matters here
+
+
+def test_image_sources_match_pyroomacoustics_positions_and_count():
+    size = np.array([5.0, 4.0, 2.7])
+    source = np.array([1.2, 3.1, 0.9])
+    table = Room(tuple(size)).images(2, 32000.0)
+    ours = table.positions(source)
+    assert len(table) == 1 + 6 + 18  # orders 0, 1, 2 of a 3-D shoebox
+
+    pra_room = pra.ShoeBox(size, fs=16000, max_order=2)
+    pra_room.add_source(source)
+    pra_room.add_microphone([2.0, 2.0, 1.0])  # pyroomacoustics needs one to build images
+    pra_room.image_source_model()
+    theirs = pra_room.sources[0].images.T
+    assert len(theirs) == len(ours)
+    distance = np.linalg.norm(ours[:, None, :] - theirs[None, :, :], axis=-1)
+    assert distance.min(axis=1).max() < 1e-6  # pyroomacoustics works in float32
+    assert np.array_equal(np.sort(table.order), np.sort(pra_room.sources[0].orders))
+
+
+def test_first_order_images_carry_the_wall_reflection_gain():
+    room = Room((5.0, 4.0, 2.7), wall_materials=("plaster", "glass", "wood", "curtain", "carpet", "concrete"))
+    table = room.images(1, 32000.0)
+    point = np.array([1.0, 1.5, 1.0])
+    images = table.positions(point)
+    expected = {  # image position → the wall it reflects off
+        (-1.0, 1.5, 1.0): "plaster", (9.0, 1.5, 1.0): "glass", (1.0, -1.5, 1.0): "wood",
+        (1.0, 6.5, 1.0): "curtain", (1.0, 1.5, -1.0): "carpet", (1.0, 1.5, 4.4): "concrete",
+    }
+    for image, gain in zip(images[1:], table.gain[1:]):
+        material = expected[tuple(np.round(image, 6))]
+        assert gain == pytest.approx(np.sqrt(1 - material_absorption(material, 32000.0)))
+
+
+def test_static_impulse_response_has_a_peak_at_every_first_order_delay():
+    room = Room((6.0, 5.0, 3.0), wall_materials=("glass",) * 6)
+    device = Device((1.5, 2.0, 1.2), array="single")
+    scene = Scene(room, device, carrier_hz=32000.0, duration_s=0.1)
+    prop = Propagation(scene, SimulationConfig(max_order_static=1))
+    rate = 96000.0  # fine grid so distinct delays separate
+    n = 4096
+    response = prop.static_response(np.fft.fftfreq(n, 1 / rate))[0]
+    impulse = np.abs(np.fft.ifft(response))
+    mic = device.mic_positions_m[0]
+    images = room.images(1, 32000.0).positions(device.speaker_position_m)
+    delays = np.linalg.norm(images - mic, axis=-1) / scene.speed_of_sound_m_s
+    for delay in delays:
+        k = int(round(delay * rate))
+        neighbourhood = impulse[k - 2 : k + 3].max()
+        assert neighbourhood > 20 * np.median(impulse), f"no echo at {delay * 1e3:.2f} ms"
+
+
+def test_fast_blade_tip_does_not_alias_into_the_band():
+    """A 2.6 kHz Doppler at a 3 kHz baseband would alias to −400 Hz without the filter."""
+
+    def moving_power(doppler_hz: float) -> float:
+        speed = doppler_hz * speed_of_sound_m_s(21.0) / (2 * 32000.0)
+        mover = PointScatterer(start_m=(4.5, 2.0, 1.0), velocity_m_s=(-speed, 0.0, 0.0))
+        scene = Scene(Room((5.0, 4.0, 2.7)), Device((0.3, 2.0, 1.0), array="single"), 32000.0, 0.25, movers=(mover,))
+        x = render_baseband(scene, SimulationConfig(noise=False, max_order_moving=0)).signal[0]
+        return float(np.mean(np.abs(x[50:-50] - x.mean()) ** 2))
+
+    assert moving_power(2600.0) < 1e-3 * moving_power(400.0)
+
+
+def test_rendering_in_blocks_equals_rendering_at_once():
+    room = Room((5.0, 4.0, 2.7))
+    mover = PointScatterer(start_m=(3.0, 1.0, 1.2), velocity_m_s=(-0.8, 0.6, 0.0))
+    scene = Scene(room, Device((0.3, 2.0, 1.0)), carrier_hz=32000.0, duration_s=1.0, movers=(mover,))
+    whole = render_baseband(scene, SimulationConfig(chunk_s=1.0)).signal
+    blocks = render_baseband(scene, SimulationConfig(chunk_s=0.37, noise=False)).signal
+    quiet = render_baseband(scene, SimulationConfig(chunk_s=1.0, noise=False)).signal
+    assert np.abs(blocks - quiet).max() <= 1e-5 * np.abs(quiet).max()
+    again = render_baseband(scene, SimulationConfig(chunk_s=1.0)).signal
+    assert np.array_equal(whole, again)  # same seed → identical, noise included
+
+
+def test_device_outside_the_room_is_refused_with_a_clear_message():
+    with pytest.raises(SceneError, match="outside the room"):
+        Scene(Room((4.0, 4.0, 2.5)), Device((5.0, 1.0, 1.0)), carrier_hz=32000.0, duration_s=1.0)
+
+
+def test_sample_rate_below_twice_the_carrier_is_refused():
+    device = Device((1.0, 1.0, 1.0), hardware=Hardware(sample_rate_hz=48000))
+    with pytest.raises(SceneError, match="too low for a 32000 Hz carrier"):
+        Scene(Room((4.0, 4.0, 2.5)), device, carrier_hz=32000.0, duration_s=1.0)
+
+
+def test_unit_to_unit_spread_changes_the_ultrasonic_response_by_several_db():
+    rng = np.random.default_rng(0)
+    units = [Hardware.sample(rng, n_mics=7) for _ in range(50)]
+    level_db = [20 * np.log10(abs(u.tone_pressure_pa(0.0, 32000.0))) for u in units]
+    assert np.ptp(level_db) > 6.0
+    nominal = Hardware()
+    assert 20 * np.log10(abs(nominal.speaker_response(40000.0))) < -12.0  # steep roll-off above 20 kHz
+    assert 20 * np.log10(abs(nominal.speaker_response(20000.0))) > 0.0  # near the resonance
