@@ -41,7 +41,18 @@ from uspd.physics import P_REF_PA, db_to_amplitude
 from uspd.sim.scene import Scene
 
 _LN10_OVER_20 = np.log(10.0) / 20.0
-_OVERSAMPLE_GUARD = 16  # output samples either side when a fast mover is rendered oversampled
+_RESAMPLE_GUARD = 16  # grid samples either side of a block for the resampling filter's edges
+_MAX_DECIMATION = 16
+_DOPPLER_OVERHEAD = 3.0  # a decimated grid's rate must exceed the Doppler bound this many times
+_SIGMA_BANDWIDTH_HZ = 30.0  # allowance for slow changes of cross-section and aspect
+
+
+def _decimation(max_doppler_hz: float, rate_hz: float) -> int:
+    """Largest power-of-two step whose grid still holds the scatterer's Doppler band."""
+    step = 1
+    while step < _MAX_DECIMATION and rate_hz / (2 * step) >= _DOPPLER_OVERHEAD * max_doppler_hz + _SIGMA_BANDWIDTH_HZ:
+        step *= 2
+    return step
 
 
 @dataclass(frozen=True)
@@ -160,28 +171,28 @@ class Propagation:
         per_mic_image = self.image_gain[:, None] * budget[self.max_order - self.image_order]  # (J, T)
         return np.einsum("kjt,jt->kt", v, per_mic_image)
 
-    def mover_field(self, mover, t_s: np.ndarray, envelope: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-        """(K, T) field of one mover at the uniformly spaced times ``t_s``, digital units."""
-        listener = np.asarray(self.scene.device.position_m, dtype=float)
-        scat = mover.scatterers(t_s, listener)
-        field = np.zeros((len(self.mics_m), len(t_s)), dtype=np.complex64)
-        for pos, sigma in zip(scat.positions_m, scat.cross_section_m2):
-            if not np.any(sigma > 0):
-                continue
-            u, v, direct_m = self.scatterer_legs(pos, sigma)
-            contribution = self._combine_legs(u, v)
-            if envelope is not None:  # the scatterer re-radiates the delayed emitted envelope
-                contribution *= envelope(t_s - direct_m / self.c_m_s)
-            field += contribution
-        return field * (self.tone_pa * self.mic_gain)[:, None]
+    def scatterer_field(
+        self, positions_m: np.ndarray, cross_section_m2: np.ndarray, t_s: np.ndarray,
+        envelope: Callable[[np.ndarray], np.ndarray] | None,
+    ) -> np.ndarray:
+        """(K, T) field of one scatterer at times ``t_s``, per unit of :attr:`field_gain`."""
+        u, v, direct_m = self.scatterer_legs(positions_m, cross_section_m2)
+        contribution = self._combine_legs(u, v)
+        if envelope is not None:  # the scatterer re-radiates the delayed emitted envelope
+            contribution *= envelope(t_s - direct_m / self.c_m_s)
+        return contribution
 
-    def max_doppler_hz(self, mover, t_s: np.ndarray) -> float:
-        """Upper bound of any path's Doppler: each leg changes at most at the scatterer speed."""
-        pos = mover.scatterers(t_s, np.asarray(self.scene.device.position_m, dtype=float)).positions_m
-        if len(t_s) < 2:
-            return 0.0
-        speed = np.linalg.norm(np.diff(pos, axis=1), axis=-1) / np.diff(t_s)
-        return float(2.0 * speed.max() * self.carrier_hz / self.c_m_s)
+    @property
+    def field_gain(self) -> np.ndarray:
+        """(K,) tone pressure at 1 m times each mic's complex gain: Pa → digital units."""
+        return self.tone_pa * self.mic_gain
+
+    def max_doppler_hz(self, positions_m: np.ndarray, rate_hz: float) -> np.ndarray:
+        """(S,) bound on any path's Doppler per scatterer: a leg changes at most at its speed."""
+        if positions_m.shape[1] < 2:
+            return np.zeros(positions_m.shape[0])
+        speed = np.linalg.norm(np.diff(positions_m, axis=1), axis=-1).max(axis=1) * rate_hz
+        return 2.0 * speed * self.carrier_hz / self.c_m_s
 
     # -- static field ------------------------------------------------------------------
     def static_paths(self) -> tuple[np.ndarray, np.ndarray]:
@@ -274,21 +285,48 @@ class _FieldRenderer:
         return field, envelope
 
     def _movers(self, start: int, stop: int, envelope: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-        """Field of all movers; a mover whose Doppler could alias is rendered oversampled,
-        then low-pass filtered and decimated, as the front end's decimation filter would."""
+        """Field of all movers, each scatterer on the coarsest grid its Doppler allows.
+
+        A path's complex envelope is band-limited to the scatterer's Doppler bound, so a
+        slow scatterer (a seated person's legs, a curtain) is evaluated at a fraction of
+        the rate and interpolated up exactly; a mover fast enough to alias (fan blades) is
+        evaluated oversampled and decimated through a low-pass filter, as the front end's
+        decimation filter would. Grids are aligned to absolute sample indices so blocks
+        join seamlessly.
+        """
         prop = self.propagation
-        t_s = np.arange(start, stop) / self.rate_hz
-        out = np.zeros((len(prop.mics_m), len(t_s)), dtype=np.complex128)
+        n = stop - start
+        out = np.zeros((len(prop.mics_m), n), dtype=np.complex128)
+        listener = np.asarray(self.scene.device.position_m, dtype=float)
+        margin = (_RESAMPLE_GUARD + 1) * _MAX_DECIMATION
+        index = np.arange(start - margin, stop + margin)
         for mover in self.scene.movers:
-            factor = int(np.ceil((prop.max_doppler_hz(mover, t_s) + 0.5 * self.rate_hz) / self.rate_hz))
-            if factor <= 1:
-                out += prop.mover_field(mover, t_s, envelope)
+            scat = mover.scatterers(index / self.rate_hz, listener)
+            doppler_hz = prop.max_doppler_hz(scat.positions_m[:, margin - 1 : margin + n + 1], self.rate_hz)
+            oversample = int(np.ceil((doppler_hz.max(initial=0.0) + 0.5 * self.rate_hz) / self.rate_hz))
+            if oversample > 1:
+                fine = np.arange((start - _RESAMPLE_GUARD) * oversample, (stop + _RESAMPLE_GUARD) * oversample)
+                t_fine = fine / (self.rate_hz * oversample)
+                fine_scat = mover.scatterers(t_fine, listener)
+                field = sum(
+                    prop.scatterer_field(p, s, t_fine, envelope)
+                    for p, s in zip(fine_scat.positions_m, fine_scat.cross_section_m2) if np.any(s > 0)
+                )
+                if not np.isscalar(field):
+                    out += signal.resample_poly(field, 1, oversample, axis=-1)[:, _RESAMPLE_GUARD : _RESAMPLE_GUARD + n]
                 continue
-            guard = _OVERSAMPLE_GUARD
-            fine_t = np.arange((start - guard) * factor, (stop + guard) * factor) / (self.rate_hz * factor)
-            fine = prop.mover_field(mover, fine_t, envelope)
-            out += signal.resample_poly(fine, 1, factor, axis=-1)[:, guard : guard + len(t_s)]
-        return out
+            for pos, sigma, f_max in zip(scat.positions_m, scat.cross_section_m2, doppler_hz):
+                if not np.any(sigma > 0):
+                    continue
+                step = 1 if envelope is not None else _decimation(f_max, self.rate_hz)
+                first = (start // step - _RESAMPLE_GUARD) * step
+                picks = np.arange(first, (-(-stop // step) + _RESAMPLE_GUARD) * step, step)
+                sel = picks - (start - margin)
+                field = prop.scatterer_field(pos[sel], sigma[sel], picks / self.rate_hz, envelope)
+                if step > 1:
+                    field = signal.resample_poly(field, step, 1, axis=-1)
+                out += field[:, start - first : start - first + n]
+        return out * prop.field_gain[:, None]
 
     def _sources(self, t_s: np.ndarray) -> np.ndarray:
         prop = self.propagation
