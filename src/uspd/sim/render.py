@@ -422,7 +422,7 @@ def _passband_sources(scene: Scene, prop: Propagation, t_s: np.ndarray) -> np.nd
         alpha = scene.environment.absorption_db_per_m(source.dominant_frequency_hz) * _LN10_OVER_20
         mic = np.abs(hardware.mic_gains(len(dist), source.dominant_frequency_hz))
         for k, d in enumerate(dist):
-            out[k] += mic[k] * np.exp(-alpha * d) / d * source.passband_pa(t_s - d / prop.c_m_s)
+            out[k] += mic[k] * np.exp(-alpha * d) / d * source.passband_pa(t_s - d / prop.c_m_s, max_frequency_hz=hardware.sample_rate_hz / 2)
     return out
 
 

@@ -147,3 +147,63 @@ def build_scene(
 def _stable_hash(text: str) -> int:
     """A per-scenario stream id that does not change between Python runs."""
     return int.from_bytes(text.encode(), "little") % (2**32)
+
+
+@scenario("empty_quiet", "empty room, nothing moving: the false-alarm floor")
+def _empty_quiet(rng: np.random.Generator, setting: Setting, duration_s: float) -> Elements:
+    return Elements()
+
+
+def _register_simple() -> None:
+    """Scenarios that are the base setting plus elements drawn by their own ``sample``."""
+    from uspd.sim.movers import Cat, CeilingFan, Curtain, DeskFan, Dog, Door, Person, RobotVacuum
+    from uspd.sim.music import Music
+    from uspd.sim.sources import AirflowHiss, HvacTurbulence, InterfererTone, KeysJingle, PaperCrinkle, PestRepeller
+
+    def movers(*factories):
+        def populate(rng: np.random.Generator, s: Setting, duration_s: float) -> Elements:
+            return Elements(movers=tuple(f(rng, s, duration_s) for f in factories))
+        return populate
+
+    def person(mode: str):
+        return lambda rng, s, d: Person.sample(rng, s.size_m, s.device_m, d, mode=mode)
+
+    def sampled(cls):
+        return lambda rng, s, d: cls.sample(rng, s.size_m, s.device_m, d)
+
+    def with_sound(*factories, mover=None, music=False, hvac=False):
+        def populate(rng: np.random.Generator, s: Setting, d: float) -> Elements:
+            sources = tuple(cls.sample(rng, s.size_m, s.device_m, d, s.carrier_hz) for cls in factories)
+            return Elements(
+                movers=(mover(rng, s, d),) if mover else (),
+                sources=sources,
+                modulators=(HvacTurbulence.sample(rng, s.size_m, s.device_m, d, s.carrier_hz),) if hvac else (),
+                music=Music.sample(rng, s.size_m, s.device_m, d, s.carrier_hz) if music else None,
+            )
+        return populate
+
+    table = [
+        ("walk_in", "a person enters through a door, walks to a spot and stays", movers(person("walk_in"))),
+        ("walk_through", "a person crosses the room and leaves", movers(person("walk_through"))),
+        ("visit", "a person walks in, stays a while and leaves", movers(person("visit"))),
+        ("seated_reading", "a seated person with minor motions (page turns, typing, reaching)", movers(person("seated"))),
+        ("still_person", "a person sitting still, only breathing", movers(person("still"))),
+        ("empty_fan", "empty room, a desk fan running (maybe oscillating)", movers(sampled(DeskFan))),
+        ("ceiling_fan", "empty room, a ceiling fan running", movers(sampled(CeilingFan))),
+        ("curtain_draft", "empty room, a curtain swaying in a draft", movers(sampled(Curtain))),
+        ("door_draft", "empty room, a door swung by a draft", movers(sampled(Door))),
+        ("cat", "empty of people, a cat wandering and resting", movers(sampled(Cat))),
+        ("dog", "empty of people, a dog wandering and resting", movers(sampled(Dog))),
+        ("robot_vacuum", "empty of people, a robot vacuum cleaning", movers(sampled(RobotVacuum))),
+        ("hvac", "empty room, HVAC airflow: turbulence and hiss", with_sound(AirflowHiss, hvac=True)),
+        ("interferer", "empty room, another device's ultrasonic tone", with_sound(InterfererTone)),
+        ("pest_repeller", "empty room, an ultrasonic pest repeller sweeping", with_sound(PestRepeller)),
+        ("keys_paper", "empty room, jingling keys and crinkling paper next door", with_sound(KeysJingle, PaperCrinkle)),
+        ("music_loud_empty", "empty room, loud bass-heavy music through the device", with_sound(music=True)),
+        ("music_with_walk", "loud music while a person walks in", with_sound(music=True, mover=person("walk_in"))),
+    ]
+    for name, description, populate in table:
+        scenario(name, description)(populate)
+
+
+_register_simple()

@@ -1,0 +1,1 @@
+"""Front end: pilot tone → complex baseband → Doppler spectrogram in m/s."""

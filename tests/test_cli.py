@@ -1,0 +1,72 @@
+"""The ``uspd`` command as a user meets it: outputs on disk, one clear error on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from uspd.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_list_shows_the_catalog():
+    result = _run("simulate", "--list")
+    assert result.exit_code == 0
+    for name in ("walk_in", "empty_quiet", "empty_fan", "music_loud_empty"):
+        assert name in result.output
+
+
+def test_unknown_scenario_is_one_clear_error():
+    result = _run("simulate", "no_such_scene", "--out", "x.wav")
+    assert result.exit_code == 2
+    assert "unknown scenario 'no_such_scene'" in result.output
+
+
+def test_sample_rate_below_twice_the_carrier_is_one_clear_error(tmp_path):
+    result = _run("simulate", "empty_quiet", "--rate", "48000", "--carrier", "32000", "--out", str(tmp_path / "x.wav"))
+    assert result.exit_code == 2
+    assert "too low for a 32000 Hz carrier" in result.output
+
+
+def test_bad_config_names_the_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[simulation]\nbaseband_rate_hz = -5\n")
+    result = _run("simulate", "empty_quiet", "--config", str(config), "--out", str(tmp_path / "x.wav"))
+    assert result.exit_code == 2
+    assert "simulation.baseband_rate_hz" in result.output
+
+
+def test_simulate_writes_audio_labels_parameters_and_plot(tmp_path):
+    out = tmp_path / "scene.wav"
+    result = _run("simulate", "walk_in", "--seed", "4", "--duration", "3", "--rate", "96000", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(out, always_2d=True)
+    params = json.loads((tmp_path / "scene.json").read_text())
+    assert rate == 96000 and audio.shape == (3 * 96000, params["scene"]["derived"]["n_mics"])
+    assert params["seed"] == 4 and params["scenario"] == "walk_in"
+    assert params["rerender"] == "uspd simulate walk_in --seed 4 --duration 3"
+    header = (tmp_path / "scene.labels.csv").read_text().splitlines()[0]
+    assert header == "time_s,motion,nonhuman,occupied,person_distance_m,person_radial_speed_m_s,onsets"
+    assert len((tmp_path / "scene.labels.csv").read_text().splitlines()) == 1 + 150  # 20 ms frames
+    assert (tmp_path / "scene.playback.wav").exists()
+    assert np.abs(audio).max() > 0.001  # the tone is there
+
+    result = _run("plot", str(out))
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "scene.png"
+    assert png.stat().st_size > 10_000
+
+
+def test_plot_of_a_missing_file_is_one_clear_error(tmp_path):
+    result = _run("plot", str(tmp_path / "nothing.wav"))
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
