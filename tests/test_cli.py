@@ -53,7 +53,7 @@ def test_simulate_writes_audio_labels_parameters_and_plot(tmp_path):
     params = json.loads((tmp_path / "scene.json").read_text())
     assert rate == 96000 and audio.shape == (3 * 96000, params["scene"]["derived"]["n_mics"])
     assert params["seed"] == 4 and params["scenario"] == "walk_in"
-    assert params["rerender"] == "uspd simulate walk_in --seed 4 --duration 3"
+    assert params["rerender"] == "uspd simulate walk_in --seed 4 --duration 3 --rate 96000"
     header = (tmp_path / "scene.labels.csv").read_text().splitlines()[0]
     assert header == "time_s,motion,nonhuman,occupied,person_distance_m,person_radial_speed_m_s,onsets"
     assert len((tmp_path / "scene.labels.csv").read_text().splitlines()) == 1 + 150  # 20 ms frames

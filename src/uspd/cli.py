@@ -67,9 +67,16 @@ def simulate(
         )
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
+    overrides = {"--rate": sample_rate, "--carrier": carrier, "--array": array, "--config": config}
+    rerender = " ".join(
+        [f"uspd simulate {scenario} --seed {seed} --duration {scene.duration_s:g}"]
+        + [f"{flag} {value}" for flag, value in overrides.items() if value is not None]
+        + (["--baseband"] if baseband else [])
+    )
     with _progress() as progress:
         task = progress.add_task(f"rendering {scenario}", total=scene.duration_s)
-        paths = write_scene(scene, cfg, out, baseband=baseband, on_progress=lambda s: progress.update(task, completed=s))
+        paths = write_scene(scene, cfg, out, baseband=baseband, rerender=rerender,
+                            on_progress=lambda s: progress.update(task, completed=s))
     for path in paths:
         console.print(f"wrote {path}")
 

@@ -41,7 +41,7 @@ class FrontendConfig(_Section):
     frame_s: float = Field(0.08, gt=0, description="STFT window length")
     hop_s: float = Field(0.02, gt=0, le=0.02, description="STFT hop: one feature frame per hop")
     max_speed_m_s: float = Field(4.0, gt=0, description="velocity range kept either side of zero")
-    clutter_cutoff_hz: float = Field(4.0, ge=0, description="high-pass cut-off that removes static clutter")
+    clutter_cutoff_hz: float = Field(4.0, gt=0, description="high-pass cut-off that removes static clutter")
 
     @model_validator(mode="after")
     def _frame_covers_hop(self) -> "FrontendConfig":

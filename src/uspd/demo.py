@@ -66,9 +66,9 @@ def run_demo(seed: int, duration_s: float, out_dir: Path, console: Console, conf
 
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "walk_in.png"
-    words = np.where(truth.motion != "none", truth.motion, truth.nonhuman)
-    labels = words[np.clip(np.searchsorted(truth.time_s, times - 1e-9), 0, len(words) - 1)]
-    plot_doppler(power, times, spectrogram.velocity_m_s, png, title=f"walk_in (seed {seed})", labels=labels)
+    at = np.clip(np.searchsorted(truth.time_s, times - 1e-9), 0, len(truth) - 1)
+    plot_doppler(power, times, spectrogram.velocity_m_s, png, title=f"walk_in (seed {seed}), simulated baseband",
+                 motion=truth.motion[at], nonhuman=truth.nonhuman[at])
     console.print(f"Doppler spectrogram with ground truth: {png}")
     console.print("Next: `uspd simulate --list`, then `uspd simulate empty_fan --out fan.wav && uspd plot fan.wav`.")
 

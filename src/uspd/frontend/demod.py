@@ -183,6 +183,12 @@ class Demodulator:
         """Latency in baseband samples: the group delay of the FIR, withheld until :meth:`flush`."""
         return self._delay
 
+    @property
+    def settle_samples(self) -> int:
+        """Outputs before this index saw the stream switch on (their FIR window reaches before
+        the first input sample), so they ramp up instead of showing the steady field."""
+        return 2 * self._delay
+
     def reset(self) -> None:
         """Start a new stream: zero history, sample counter at 0."""
         self._n_in = 0

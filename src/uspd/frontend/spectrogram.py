@@ -28,10 +28,11 @@ class DopplerSpectrogram:
         self._window = signal.windows.hann(self.frame, sym=False).astype(np.float32)
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, start_s: float = 0.0) -> None:
+        """Start a new stream whose first sample is at ``start_s``."""
         self._zi = None
         self._pending = None
-        self._consumed = 0  # samples before the pending buffer
+        self._consumed = int(round(start_s * self.rate_hz))  # samples before the pending buffer
 
     def process(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s)."""
@@ -51,8 +52,9 @@ class DopplerSpectrogram:
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
         return power, ends
 
-    def compute(self, baseband: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.reset()
+    def compute(self, baseband: np.ndarray, start_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """A whole recording at once (its first sample at ``start_s``): same frames as streaming."""
+        self.reset(start_s)
         out = self.process(baseband)
         self.reset()
         return out

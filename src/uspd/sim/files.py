@@ -19,13 +19,11 @@ import soundfile as sf
 
 from uspd import __version__
 from uspd.config import Config
-from uspd.physics import speed_of_sound_m_s
 from uspd.sim.labels import label_scene
 from uspd.sim.render import iter_baseband, iter_passband
 from uspd.sim.scene import Scene
 
 _SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "PCM_32"}
-DEFAULT_TEMPERATURE_C = 20.0  # for the velocity axis of recordings with no sidecar JSON
 
 
 def sidecar(path: Path, suffix: str) -> Path:
@@ -40,8 +38,13 @@ def write_scene(
     *,
     baseband: bool = False,
     on_progress: Callable[[float], None] | None = None,
+    rerender: str | None = None,
 ) -> list[Path]:
-    """Render and write a scene; returns the paths written."""
+    """Render and write a scene; returns the paths written.
+
+    rerender: the command that makes this scene again, recorded in the JSON (default: the
+    scenario, seed and duration alone, right when nothing else was overridden).
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     hardware = scene.device.hardware
@@ -87,7 +90,7 @@ def write_scene(
         "scenario": scene.name,
         "seed": scene.seed,
         "duration_s": scene.duration_s,
-        "rerender": f"uspd simulate {scene.name} --seed {scene.seed} --duration {scene.duration_s:g}",
+        "rerender": rerender or f"uspd simulate {scene.name} --seed {scene.seed} --duration {scene.duration_s:g}",
         "config": config.model_dump(),
         "clipped_fraction": clipped,
         "scene": scene.to_dict(),
@@ -96,15 +99,14 @@ def write_scene(
     return [*written, labels_path, params_path]
 
 
-def read_labels(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Frame end times and a one-word description per frame (human motion first)."""
+def read_labels(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame end times, human motion class and non-human activity per frame."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or "time_s" not in rows[0]:
         raise ValueError(f"{path} is not a uspd labels CSV (no time_s column)")
     times = np.array([float(r["time_s"]) for r in rows])
-    words = np.array([r["motion"] if r["motion"] != "none" else r["nonhuman"] for r in rows])
-    return times, words
+    return times, np.array([r["motion"] for r in rows]), np.array([r["nonhuman"] for r in rows])
 
 
 def plot_recording(
@@ -116,8 +118,9 @@ def plot_recording(
     labels_csv: Path | None = None,
 ) -> None:
     """Doppler spectrogram PNG of a WAV or baseband ``.npz``, with ground truth if known."""
-    from uspd.frontend.demod import demodulate, find_carrier_hz
+    from uspd.frontend.demod import find_carrier_hz
     from uspd.frontend.spectrogram import DopplerSpectrogram
+    from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, doppler_frames
     from uspd.plot import plot_doppler
 
     recording = Path(recording)
@@ -125,14 +128,17 @@ def plot_recording(
         raise ValueError(f"{recording} does not exist")
     params_path = sidecar(recording, ".json")
     params = json.loads(params_path.read_text()) if params_path.exists() else {}
-    c_m_s = params.get("scene", {}).get("derived", {}).get(
-        "speed_of_sound_m_s", float(speed_of_sound_m_s(DEFAULT_TEMPERATURE_C))
-    )
+    c_m_s = params.get("scene", {}).get("derived", {}).get("speed_of_sound_m_s", DEFAULT_SPEED_OF_SOUND_M_S)
     rate = config.simulation.baseband_rate_hz
     if recording.suffix == ".npz":
         data = np.load(recording)
-        baseband, rate = data["signal"], int(data["sample_rate_hz"])
-        carrier_hz = float(data["carrier_hz"])
+        rate, carrier_hz = int(data["sample_rate_hz"]), float(data["carrier_hz"])
+        spectrogram = DopplerSpectrogram(
+            config.frontend, carrier_hz=carrier_hz, baseband_rate_hz=rate,
+            speed_of_sound_m_s=c_m_s,
+        )
+        power, times = spectrogram.compute(data["signal"])
+        velocity = spectrogram.velocity_m_s
     else:
         try:
             audio, device_rate = sf.read(recording, dtype="float32", always_2d=True)
@@ -140,16 +146,21 @@ def plot_recording(
             raise ValueError(f"cannot read {recording} as audio: {err}") from None
         audio = audio.T
         carrier_hz = carrier_hz or find_carrier_hz(audio, device_rate)
-        baseband = demodulate(audio, device_rate, carrier_hz, rate)
-    spectrogram = DopplerSpectrogram(config.frontend, carrier_hz=carrier_hz, baseband_rate_hz=rate, speed_of_sound_m_s=c_m_s)
-    power, times = spectrogram.compute(baseband)
+        power, times, velocity = doppler_frames(
+            audio, device_rate, carrier_hz, config.frontend, baseband_rate_hz=rate, speed_of_sound=c_m_s
+        )
 
-    labels = None
+    motion = nonhuman = None
     labels_csv = labels_csv or sidecar(recording, ".labels.csv")
     if labels_csv.exists():
-        label_times, words = read_labels(labels_csv)
-        labels = words[np.clip(np.searchsorted(label_times, times - 1e-9), 0, len(words) - 1)]
+        label_times, motion, nonhuman = read_labels(labels_csv)
+        at = np.clip(np.searchsorted(label_times, times - 1e-9), 0, len(label_times) - 1)
+        motion, nonhuman = motion[at], nonhuman[at]
     title = f"{recording.name}: {carrier_hz / 1000:.1f} kHz carrier"
     if params:
-        title = f"{params['scenario']} (seed {params['seed']}), {carrier_hz / 1000:.1f} kHz carrier"
-    plot_doppler(power, times, spectrogram.velocity_m_s, out_png, title=title, labels=labels)
+        scene = params.get("scene", {})
+        title = (
+            f"{params['scenario']} (seed {params['seed']}, {params.get('duration_s', times[-1]):g} s), "
+            f"{scene.get('device', {}).get('array', '?')} array, {carrier_hz / 1000:.1f} kHz carrier"
+        )
+    plot_doppler(power, times, velocity, out_png, title=title, motion=motion, nonhuman=nonhuman)

@@ -80,6 +80,7 @@ _BARS_PER_SECTION = 8
 _STEPS_PER_BAR = 16
 _LOOKBACK_BARS = 2  # no note outlasts two bars
 _PRODUCT_MARGIN_HZ = 500.0  # spectral spread of note envelopes, kept clear of folding
+MUSIC_TOP_HZ = 20000.0  # music is mastered for ≤ 48 kHz playback: nothing above ~20 kHz
 _WAV_TOP = 0.45  # fraction of a WAV's rate kept (its anti-alias filter ends near 0.5)
 _RMS_RATE_HZ = 8000.0  # where the synthetic mix's RMS is measured (power survives folding)
 _RMS_BARS = 16
@@ -310,7 +311,7 @@ class Music:
 
     def drive_fs(self, t_s: np.ndarray) -> np.ndarray:
         """Audible playback signal in full-scale units (what the speaker is fed besides the tone)."""
-        return self._drive(np.asarray(t_s, dtype=float), np.inf)
+        return self._drive(np.asarray(t_s, dtype=float), MUSIC_TOP_HZ)
 
     def active(self, t_s: np.ndarray) -> np.ndarray:
         return inside(t_s, self.windows_s)
@@ -328,8 +329,12 @@ class Music:
     def grid_plan(self, key: tuple) -> GridPlan:
         _, carrier_hz, tone_amplitude_fs, bandwidth_hz = key
         half_band = 0.5 * bandwidth_hz
-        rate = 8.0 * half_band
-        music_cutoff = 0.5 * (rate - half_band) - _PRODUCT_MARGIN_HZ  # m² cannot fold into the band
+        # All the music enters the nonlinearity whatever the band kept, since differences of
+        # high notes land near the carrier too; the grid is fine enough that m² cannot fold
+        # into the band. So baseband and passband renders carry the same intermodulation.
+        # A whole multiple of the bandwidth, so renders at that rate read grid points directly.
+        rate = bandwidth_hz * max(4, int(np.ceil((2.0 * (MUSIC_TOP_HZ + _PRODUCT_MARGIN_HZ) + half_band) / bandwidth_hz)))
+        music_cutoff = min(MUSIC_TOP_HZ, 0.5 * (rate - half_band) - _PRODUCT_MARGIN_HZ)
         excursion = self.excursion_taps(rate)
         wavenumber = 2.0 * np.pi * carrier_hz / NOMINAL_SPEED_OF_SOUND_M_S
         compression = 0.75 * self.c3 * tone_amplitude_fs**2

@@ -1,0 +1,118 @@
+"""Front end: carrier search, demodulation and the Doppler spectrogram on signals with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from uspd.config import FrontendConfig
+from uspd.frontend.demod import PASSBAND_EDGE, STOPBAND_EDGE, Demodulator, NoPilotToneError, demodulate, find_carrier_hz
+from uspd.frontend.spectrogram import DopplerSpectrogram
+from uspd.physics import doppler_shift_hz
+
+RATE_HZ = 96000
+BASEBAND_HZ = 3000
+C_M_S = 343.0
+
+
+def _tone(freq_hz: float, seconds: float, amplitude: float = 0.1, phase: float = 0.0, channels: int = 2) -> np.ndarray:
+    t = np.arange(int(seconds * RATE_HZ)) / RATE_HZ
+    return np.tile(amplitude * np.cos(2 * np.pi * freq_hz * t + phase), (channels, 1))
+
+
+@pytest.mark.parametrize("carrier_hz", [20012.3, 33333.3, 40000.0])
+def test_carrier_is_found_to_a_hundredth_of_a_hertz_in_noise(carrier_hz):
+    rng = np.random.default_rng(0)
+    audio = _tone(carrier_hz, 2.0) + 0.01 * rng.standard_normal((2, 2 * RATE_HZ))
+    assert find_carrier_hz(audio, RATE_HZ) == pytest.approx(carrier_hz, abs=0.01)
+
+
+def test_noise_alone_has_no_pilot_tone():
+    audio = 0.01 * np.random.default_rng(1).standard_normal((1, RATE_HZ))
+    with pytest.raises(NoPilotToneError, match="no pilot tone"):
+        find_carrier_hz(audio, RATE_HZ)
+
+
+@pytest.mark.parametrize(
+    "audio, message",
+    [
+        (np.zeros((2, 1000)), "silent"),
+        (np.ones((1000, 2)), "not \\(n_samples, n_channels\\)"),
+        (np.full((1, 1000), np.nan), "NaN"),
+    ],
+)
+def test_bad_audio_gets_an_actionable_error(audio, message):
+    with pytest.raises(ValueError, match=message):
+        find_carrier_hz(audio, RATE_HZ)
+
+
+def test_approaching_reflector_lands_at_positive_baseband_frequency_with_its_amplitude_and_phase():
+    carrier_hz, offset_hz = 34000.0, 250.0
+    baseband = demodulate(_tone(carrier_hz + offset_hz, 1.0, amplitude=0.2, phase=0.7), RATE_HZ, carrier_hz)
+    t = np.arange(baseband.shape[1]) / BASEBAND_HZ
+    expected = 0.2 * np.exp(1j * (2 * np.pi * offset_hz * t + 0.7))
+    middle = slice(100, -100)  # the recording's edges see the filter switch on and off
+    np.testing.assert_allclose(baseband[:, middle], np.broadcast_to(expected, baseband.shape)[:, middle], atol=3e-3)
+
+
+def test_decimation_filter_is_flat_in_band_and_rejects_aliases():
+    demod = Demodulator(RATE_HZ, 34000.0)
+    freq_hz, response = signal.freqz(demod.taps, worN=16384, fs=RATE_HZ)
+    gain_db = 20 * np.log10(np.abs(response) + 1e-30)
+    assert np.ptp(gain_db[freq_hz <= PASSBAND_EDGE * BASEBAND_HZ]) < 0.2
+    assert gain_db[freq_hz >= STOPBAND_EDGE * BASEBAND_HZ].max() < -60.0
+
+
+def test_streaming_in_ragged_blocks_equals_whole_recording():
+    rng = np.random.default_rng(2)
+    audio = _tone(34100.0, 0.7, channels=3) + 0.01 * rng.standard_normal((3, int(0.7 * RATE_HZ)))
+    whole = demodulate(audio, RATE_HZ, 34000.0)
+    demod = Demodulator(RATE_HZ, 34000.0)
+    cuts = np.sort(rng.integers(0, audio.shape[1], 9))
+    parts = [demod.process(block) for block in np.split(audio, cuts, axis=1)] + [demod.flush()]
+    streamed = np.concatenate(parts, axis=1)[:, : whole.shape[1]]
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_carrier_too_close_to_nyquist_is_refused():
+    with pytest.raises(ValueError, match="too low for a 47000 Hz carrier"):
+        Demodulator(RATE_HZ // 2, 47000.0)
+
+
+def _spectrogram(carrier_hz: float = 34000.0) -> DopplerSpectrogram:
+    return DopplerSpectrogram(FrontendConfig(), carrier_hz=carrier_hz, baseband_rate_hz=BASEBAND_HZ, speed_of_sound_m_s=C_M_S)
+
+
+@pytest.mark.parametrize("speed_m_s", [-2.5, -0.6, 0.4, 1.3, 3.1])
+def test_reflector_at_known_speed_peaks_in_its_velocity_bin(speed_m_s):
+    spec = _spectrogram()
+    t = np.arange(2 * BASEBAND_HZ) / BASEBAND_HZ
+    shift_hz = doppler_shift_hz(speed_m_s, 34000.0, C_M_S)
+    power, _ = spec.compute(np.exp(2j * np.pi * shift_hz * t)[None])
+    bin_m_s = np.diff(spec.velocity_m_s).mean()
+    peaks = spec.velocity_m_s[np.argmax(power[5:], axis=1)]
+    assert np.all(np.abs(peaks - speed_m_s) <= bin_m_s / 2 + 1e-9)
+
+
+def test_static_clutter_is_suppressed_and_velocity_axis_is_symmetric():
+    spec = _spectrogram()
+    t = np.arange(2 * BASEBAND_HZ) / BASEBAND_HZ
+    shift_hz = doppler_shift_hz(1.0, 34000.0, C_M_S)
+    clutter = 100.0 * np.ones_like(t)  # the direct path is 40 dB above the echo
+    power, _ = spec.compute((clutter + np.exp(2j * np.pi * shift_hz * t))[None])
+    zero = np.argmin(np.abs(spec.velocity_m_s))
+    assert np.all(power[:, zero] < 0.1 * power.max(axis=1))
+    assert spec.velocity_m_s[0] == pytest.approx(-spec.velocity_m_s[-1], abs=np.diff(spec.velocity_m_s).mean())
+    assert np.abs(spec.velocity_m_s).max() <= FrontendConfig().max_speed_m_s
+
+
+def test_spectrogram_streams_block_by_block_like_whole_recording():
+    rng = np.random.default_rng(3)
+    baseband = (rng.standard_normal((2, 5000)) + 1j * rng.standard_normal((2, 5000))).astype(np.complex64)
+    spec = _spectrogram()
+    whole, whole_t = spec.compute(baseband)
+    parts = [spec.process(block) for block in np.split(baseband, [7, 700, 701, 3000], axis=1)]
+    np.testing.assert_allclose(np.concatenate([p[0] for p in parts]), whole, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), whole_t)
+    assert np.all(np.diff(whole_t) == pytest.approx(FrontendConfig().hop_s))
