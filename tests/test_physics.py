@@ -183,3 +183,80 @@ def test_slow_scatterers_on_a_coarse_grid_match_full_rate_evaluation(speed_m_s, 
     full = render_baseband(scene, QUIET).signal - static
     # float32 path phases differ by ~1e-3 rad between the two grids: −46 dB is that floor
     assert np.sqrt(np.mean(np.abs(coarse - full) ** 2)) < 5e-3 * np.sqrt(np.mean(np.abs(full) ** 2))
+
+
+def _smart_speaker_scene(movers=()) -> Scene:
+    room = Room((6.0, 4.5, 2.8), wall_materials=("plaster", "glass", "wood", "curtain", "carpet", "concrete"))
+    return Scene(room, Device((0.4, 2.2, 1.0), array="smart_speaker_7"), 32000.0, 1.0, movers=movers)
+
+
+@pytest.mark.parametrize("hardware", [Hardware(), Hardware.sample(np.random.default_rng(3), n_mics=7)])
+def test_float32_field_of_scatterers_matches_float64_paths(hardware):
+    """The fast renderer's paths (distances as one product about the device, a tabulated
+    speaker pattern) against every path summed in float64, anywhere in the room."""
+    room = Room((6.0, 4.5, 2.8), wall_materials=("plaster", "glass", "wood", "curtain", "carpet", "concrete"))
+    device = Device((0.4, 2.2, 1.0), array="smart_speaker_7", hardware=hardware)
+    prop = Propagation(Scene(room, device, 32000.0, 1.0), SimulationConfig())
+    rng = np.random.default_rng(0)
+    positions = rng.uniform((0.1, 0.1, 0.1), (5.9, 4.4, 2.7), size=(3, 400, 3))
+    sigma = rng.uniform(0.001, 0.05, size=(3, 400))
+    fast = prop.scatterers_field(positions, sigma, np.arange(400) / 3000.0, None)
+    exact, incoherent = 0, 0
+    for pos, s in zip(positions, sigma):
+        length, amplitude = prop.scatterer_paths(pos, s)
+        exact = exact + np.sum(amplitude * np.exp(-1j * prop.wavenumber * length), axis=1)
+        incoherent = incoherent + np.sum(amplitude, axis=1)
+    error = np.abs(fast - exact)
+    assert np.sqrt(np.mean(error**2) / np.mean(np.abs(exact) ** 2)) < 1e-4  # the old renderer: 8e-5
+    assert np.max(error / incoherent) < 2e-4  # even where the paths cancel
+
+
+def test_scatterers_re_radiate_the_envelope_delayed_along_the_direct_path():
+    prop = Propagation(_smart_speaker_scene(), SimulationConfig())
+    rng = np.random.default_rng(2)
+    positions = rng.uniform((0.5, 0.5, 0.3), (5.5, 4.0, 2.5), size=(2, 300, 3))
+    sigma = rng.uniform(0.001, 0.05, size=(2, 300))
+    t_s = np.arange(300) / 3000.0
+
+    def envelope(t):
+        return 1.0 + 0.5 * np.exp(2j * np.pi * 700.0 * t)
+
+    direct_m = (np.linalg.norm(positions - prop.speaker_m, axis=-1)
+                + np.linalg.norm(positions - prop.mics_m[0], axis=-1))
+    delayed = envelope(t_s - direct_m / prop.c_m_s)  # (S, T)
+    expected = sum(prop.scatterers_field(p[None], s[None], t_s, None) * d for p, s, d in zip(positions, sigma, delayed))
+    field = prop.scatterers_field(positions, sigma, t_s, envelope)
+    assert np.abs(field - expected).max() < 1e-5 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("hardware", [Hardware(), Hardware.sample(np.random.default_rng(5), n_mics=7)])
+def test_tabulated_speaker_pattern_is_within_its_stated_bound(hardware):
+    device = Device((0.4, 2.2, 1.0), array="smart_speaker_7", hardware=hardware)
+    prop = Propagation(Scene(Room((6.0, 4.5, 2.8)), device, 32000.0, 1.0), SimulationConfig())
+    rng = np.random.default_rng(1)
+    cos_theta = np.concatenate([rng.uniform(-1, 1, 200_000), [-1.0, 1.0]]).astype(np.float32)
+    exact = hardware.speaker_directivity(cos_theta.astype(float), 32000.0, prop.c_m_s)
+    error = np.abs(prop._directivity(cos_theta.copy()) - exact) / exact
+    assert error.max() < 3e-4
+    assert np.mean(error > 1e-6) < 1e-3  # only next to the pattern's kinks
+
+
+def test_scatterers_sharing_a_grid_add_like_separate_scenes():
+    """Scatterers on the same decimation grid are evaluated and resampled together."""
+    slow = PointScatterer(start_m=(3.0, 1.0, 1.2), velocity_m_s=(0.1, 0.05, 0.0))
+    also_slow = PointScatterer(start_m=(2.0, 3.5, 0.8), velocity_m_s=(-0.08, 0.0, 0.02))
+    fast = PointScatterer(start_m=(4.5, 2.0, 1.0), velocity_m_s=(-1.2, 0.3, 0.0))
+    static = render_baseband(_smart_speaker_scene(), QUIET).signal
+    together = render_baseband(_smart_speaker_scene((slow, also_slow, fast)), QUIET).signal - static
+    apart = sum(render_baseband(_smart_speaker_scene((m,)), QUIET).signal - static for m in (slow, also_slow, fast))
+    assert np.abs(together - apart).max() < 1e-4 * np.abs(together).max()
+
+
+def test_static_response_matches_the_complex_exponential_sum():
+    prop = Propagation(_smart_speaker_scene(), SimulationConfig())
+    offsets = np.fft.fftfreq(256, 1 / 3000.0)
+    length, amplitude = prop.static_paths()
+    phase = -2j * np.pi * (prop.carrier_hz + offsets) * (length[..., None] / prop.c_m_s)
+    exact = np.einsum("kp,kpf->kf", amplitude, np.exp(phase)) * (prop.tone_pa * prop.mic_gain)[:, None]
+    response = prop.static_response(offsets)
+    assert np.abs(response - exact).max() < 1e-6 * np.abs(exact).max()

@@ -58,6 +58,7 @@ def _format(value) -> str:
 
 
 def label_scene(scene: Scene, frame_s: float) -> Labels:
+    """Per-frame ground truth of a whole scene (a day at 20 ms is 4.3 M frames: vectorised)."""
     n_frames = int(np.floor(scene.duration_s / frame_s + 1e-9))
     ends = (np.arange(n_frames) + 1) * frame_s
     t = (ends[:, None] - frame_s + (np.arange(_SUBSAMPLES) + 0.5) * frame_s / _SUBSAMPLES).reshape(-1)
@@ -69,9 +70,13 @@ def label_scene(scene: Scene, frame_s: float) -> Labels:
     occupied = np.zeros(n_frames, dtype=bool)
     nearest = np.full(n_frames, np.inf)
     speed = np.full(n_frames, np.nan)
-    onsets: list[list[str]] = [[] for _ in range(n_frames)]
-    active_kinds: list[list[str]] = [[] for _ in range(n_frames)]
+    onsets: dict[int, list[str]] = {}
+    active_kinds: dict[str, np.ndarray] = {}
     device = np.asarray(scene.device.position_m, dtype=float)
+
+    def mark(active: np.ndarray, kind: str) -> None:
+        active_kinds[kind] = active_kinds.get(kind, np.zeros(n_frames, dtype=bool)) | active
+        _add_onsets(onsets, active, f"{kind}_on")
 
     for mover in scene.movers:
         motion = per_frame_max(mover.motion(t))
@@ -83,26 +88,41 @@ def label_scene(scene: Scene, frame_s: float) -> Labels:
             _add_onsets(onsets, ~present, "leave")
             _add_onsets(onsets, motion == Motion.MAJOR, "major")
             _add_onsets(onsets, motion == Motion.MINOR, "minor")
-            dist, radial = _range_and_speed(mover, ends, device)
-            closer = present & (dist < nearest)
-            nearest = np.where(closer, dist, nearest)
-            speed = np.where(closer, radial, speed)
+            here = np.flatnonzero(present)
+            dist, radial = _range_and_speed(mover, ends[here], device)
+            closer = dist < nearest[here]
+            nearest[here[closer]], speed[here[closer]] = dist[closer], radial[closer]
         else:
-            _mark_active(active_kinds, onsets, motion > Motion.NONE, mover.kind)
+            mark(motion > Motion.NONE, mover.kind)
     for element in (*scene.sources, *scene.modulators):
-        _mark_active(active_kinds, onsets, per_frame_max(element.active(t).astype(np.int8)) > 0, element.kind)
+        mark(per_frame_max(element.active(t).astype(np.int8)) > 0, element.kind)
     if scene.music is not None:
-        _mark_active(active_kinds, onsets, np.ones(n_frames, dtype=bool), "music")
+        mark(per_frame_max(scene.music.active(t).astype(np.int8)) > 0, "music")
 
+    motion_names = np.array([_MOTION_NAMES[m] for m in sorted(Motion)])
+    onset_column = np.full(n_frames, "", dtype=object)
+    for i, names in onsets.items():
+        onset_column[i] = ";".join(names)
     return Labels(
         time_s=ends,
-        motion=np.array([_MOTION_NAMES[Motion(m)] for m in human]),
-        nonhuman=np.array(["+".join(sorted(set(k))) or "none" for k in active_kinds]),
+        motion=motion_names[human],
+        nonhuman=_join_kinds(active_kinds, n_frames),
         occupied=occupied.astype(np.int8),
         person_distance_m=np.where(np.isfinite(nearest), nearest, np.nan),
         person_radial_speed_m_s=speed,
-        onsets=np.array([";".join(o) for o in onsets]),
+        onsets=onset_column.astype(str),
     )
+
+
+def _join_kinds(active: dict[str, np.ndarray], n_frames: int) -> np.ndarray:
+    """Per frame, the '+'-joined sorted kinds active in it, or 'none': one bit per kind."""
+    kinds = sorted(active)
+    code = np.zeros(n_frames, dtype=np.int64)
+    for bit, kind in enumerate(kinds):
+        code |= active[kind].astype(np.int64) << bit
+    combos, inverse = np.unique(code, return_inverse=True)
+    words = ["+".join(k for bit, k in enumerate(kinds) if c >> bit & 1) or "none" for c in combos]
+    return np.array(words)[inverse]
 
 
 def _range_and_speed(mover, times_s: np.ndarray, device_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,14 +132,8 @@ def _range_and_speed(mover, times_s: np.ndarray, device_m: np.ndarray) -> tuple[
     return dist[1], -(dist[2] - dist[0]) / (2 * step_s)
 
 
-def _add_onsets(onsets: list[list[str]], active: np.ndarray, name: str) -> None:
+def _add_onsets(onsets: dict[int, list[str]], active: np.ndarray, name: str) -> None:
     """Mark frames where ``active`` switches on; the state before the scene equals frame 0."""
     previous = np.concatenate([active[:1], active[:-1]])
     for i in np.flatnonzero(active & ~previous):
-        onsets[i].append(name)
-
-
-def _mark_active(kinds: list[list[str]], onsets: list[list[str]], active: np.ndarray, kind: str) -> None:
-    for i in np.flatnonzero(active):
-        kinds[i].append(kind)
-    _add_onsets(onsets, active, f"{kind}_on")
+        onsets.setdefault(int(i), []).append(name)

@@ -1738,7 +1738,8 @@ class RobotVacuum(Mover):
         robot = cls(
             room_size_m=tuple(map(float, room_size_m)), dock_xy_m=(float(dock[0]), float(dock[1])),
             dock_heading_rad=float(np.arctan2(inward[1], inward[0])), start_s=start,
-            end_s=float(rng.uniform(0.5 * (start + duration_s), duration_s) if rng.uniform() < 0.3 else start + 3600.0),
+            end_s=min(float(rng.uniform(0.5 * (start + duration_s), duration_s) if rng.uniform() < 0.3 else start + 3600.0),
+                      start + cls._BATTERY_S),
             speed_m_s=float(rng.uniform(0.2, 0.35)), turn_rate_rad_s=float(rng.uniform(1.0, 2.0)),
             body_cross_section_m2=_log_uniform(rng, 0.002, 0.006), brush_cross_section_m2=_log_uniform(rng, 1e-4, 4e-4),
             brush_rpm=float(rng.uniform(90.0, 200.0)), seed=int(rng.integers(2**31)),

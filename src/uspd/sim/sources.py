@@ -152,13 +152,18 @@ def shaping_taps(rate_hz: float, amplitude: Callable[[np.ndarray], np.ndarray], 
     return signal.firwin2(numtaps, freq, amplitude(freq), fs=rate_hz)
 
 
+def windowed_sinc(distance: np.ndarray, kernel: tuple[int, float]) -> np.ndarray:
+    """Kaiser-windowed sinc at ``distance`` samples from its centre (zero beyond ±half)."""
+    half, beta = kernel
+    window = special.i0(beta * np.sqrt(np.maximum(1.0 - (distance / half) ** 2, 0.0))) / special.i0(beta)
+    return np.where(np.abs(distance) < half, np.sinc(distance) * window, 0.0)
+
+
 @lru_cache(maxsize=8)
 def _kernel_table(kernel: tuple[int, float]) -> np.ndarray:
     """(phases + 1, 2·half) Kaiser-windowed sinc taps for fractional offsets 0..1."""
-    half, beta = kernel
-    distance = np.linspace(0.0, 1.0, _KERNEL_PHASES + 1)[:, None] - np.arange(-half + 1, half + 1)
-    window = special.i0(beta * np.sqrt(np.maximum(1.0 - (distance / half) ** 2, 0.0))) / special.i0(beta)
-    return np.sinc(distance) * window
+    half = kernel[0]
+    return windowed_sinc(np.linspace(0.0, 1.0, _KERNEL_PHASES + 1)[:, None] - np.arange(-half + 1, half + 1), kernel)
 
 
 def interpolate(
