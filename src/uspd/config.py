@@ -50,10 +50,60 @@ class FrontendConfig(_Section):
         return self
 
 
+class BaselineConfig(_Section):
+    """The classical detector: Doppler energy and bandwidth over an adaptive noise floor."""
+
+    notch_m_s: float = Field(0.15, ge=0, description="|v| below this is clutter and breathing, not motion")
+    active_db: float = Field(6.0, gt=0, description="a velocity bin is active this far above its floor")
+    min_active_bins: int = Field(2, ge=1, description="fewer active bins than this is a line, not a body")
+    floor_rise_s: float = Field(10.0, gt=0, description="time constant (in dB) of the floor creeping up under motion")
+    floor_track_s: float = Field(3.0, gt=0, description="time constant of the floor's mean over inactive frames")
+    score_center_db: float = Field(3.0, description="excess energy (dB re floor) that scores 0.5; one-mic noise reaches +1 dB in 0.1 % of frames")
+    score_width_db: float = Field(3.0, gt=0, description="dB of excess energy per e-fold of the score's odds")
+
+
+class PresenceConfig(_Section):
+    """Motion frames → occupied/vacant: thresholds on the detector score, debounce, timers.
+
+    Scores are the detector's (0 = nothing, 1 = surely human motion). Minor motion counts
+    from ``minor_threshold`` up, or from ``sensitive_threshold`` while the room is occupied
+    and a clear motion happened within ``sensitive_s``: a seated reader keeps the room, a
+    fan alone cannot take an empty one.
+    """
+
+    major_threshold: float = Field(0.6, gt=0, le=1, description="score of walking-scale (major) motion")
+    minor_threshold: float = Field(0.35, gt=0, le=1, description="score of minor motion trusted without context")
+    sensitive_threshold: float = Field(
+        0.15, gt=0, le=1, description="minor-motion score while occupied, within sensitive_s of a clear motion"
+    )
+    sensitive_s: float = Field(
+        1800.0, ge=0, description="how long a clear (major or trusted minor) motion keeps the sensitive threshold"
+    )
+    confirm_frames: int = Field(3, ge=1, description="consecutive frames over a threshold that make a motion")
+    hold_s: float = Field(180.0, gt=0, description="an occupied room turns vacant after this long without motion")
+    departure_vacancy_s: float = Field(
+        60.0, gt=0, description="vacancy this long after a major motion flagged as leaving, with nothing since"
+    )
+    minor_occupy_s: float = Field(2.0, gt=0, description="minor motion (s) that occupies a vacant room …")
+    minor_occupy_window_s: float = Field(20.0, gt=0, description="… when gathered within this window")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PresenceConfig":
+        if not self.sensitive_threshold <= self.minor_threshold <= self.major_threshold:
+            raise ValueError("need sensitive_threshold ≤ minor_threshold ≤ major_threshold")
+        if self.departure_vacancy_s > self.hold_s:
+            raise ValueError("departure_vacancy_s must not exceed hold_s")
+        if self.minor_occupy_s > self.minor_occupy_window_s:
+            raise ValueError("minor_occupy_s must not exceed minor_occupy_window_s")
+        return self
+
+
 class Config(_Section):
     simulation: SimulationConfig = SimulationConfig()
     emission: EmissionConfig = EmissionConfig()
     frontend: FrontendConfig = FrontendConfig()
+    baseline: BaselineConfig = BaselineConfig()
+    presence: PresenceConfig = PresenceConfig()
 
 
 class ConfigError(ValueError):

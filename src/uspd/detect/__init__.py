@@ -1,0 +1,1 @@
+"""Detection: frame scores from Doppler spectrograms, and the presence state machine."""
