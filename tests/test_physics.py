@@ -260,3 +260,43 @@ def test_static_response_matches_the_complex_exponential_sum():
     exact = np.einsum("kp,kpf->kf", amplitude, np.exp(phase)) * (prop.tone_pa * prop.mic_gain)[:, None]
     response = prop.static_response(offsets)
     assert np.abs(response - exact).max() < 1e-6 * np.abs(exact).max()
+
+
+def test_a_window_of_a_scene_equals_the_same_samples_of_the_whole_render():
+    """Windows start and end mid-block; noise is drawn per fixed absolute block, so it agrees too."""
+    from uspd.sim.render import iter_baseband
+    from uspd.sim.scenarios import build_scene
+
+    scene = build_scene("walk_in", 3, duration_s=6.0, array="smart_speaker_7", sample_rate_hz=96000)
+    config = SimulationConfig()  # noise on
+    rate = config.baseband_rate_hz
+    whole = render_baseband(scene, config).signal
+    window = render_baseband(scene, config, start_s=2.3, stop_s=4.1)
+    assert window.start_s == pytest.approx(2.3)
+    expected = whole[:, round(2.3 * rate) : round(4.1 * rate)]
+    assert window.signal.shape == expected.shape
+    np.testing.assert_allclose(window.signal, expected, rtol=0, atol=1e-6 * np.abs(whole).max())
+    blocks = list(iter_baseband(scene, config, start_s=2.3, stop_s=4.1))
+    assert [b.start_s for b in blocks] == pytest.approx([2.3, 3.0, 4.0])  # cut to the window, on the absolute grid
+    tail = render_baseband(scene, config, start_s=5.5)
+    np.testing.assert_allclose(tail.signal, whole[:, round(5.5 * rate) :], rtol=0, atol=1e-6 * np.abs(whole).max())
+
+
+def test_a_passband_window_equals_the_same_samples_of_the_whole_render():
+    from uspd.sim.render import render_passband
+    from uspd.sim.scenarios import build_scene
+
+    scene = build_scene("walk_in", 3, duration_s=1.5, array="laptop_2", sample_rate_hz=96000)
+    config = SimulationConfig(chunk_s=0.5)
+    whole = render_passband(scene, config).signal
+    window = render_passband(scene, config, start_s=0.3, stop_s=1.2)
+    assert window.start_s == pytest.approx(0.3)
+    lsb = 2.0 / 2**scene.device.hardware.adc_bits
+    np.testing.assert_allclose(window.signal, whole[:, 28800:115200], rtol=0, atol=1.01 * lsb)
+
+
+@pytest.mark.parametrize(("start_s", "stop_s"), [(-0.1, None), (0.5, 0.5), (0.6, 0.2), (0.0, 1.1), (1.0, None)])
+def test_a_window_outside_the_scene_is_refused_with_a_clear_message(start_s, stop_s):
+    scene = Scene(Room((5.0, 4.0, 2.7)), Device((0.3, 2.0, 1.0)), carrier_hz=32000.0, duration_s=1.0)
+    with pytest.raises(ValueError, match="render window"):
+        render_baseband(scene, QUIET, start_s=start_s, stop_s=stop_s)

@@ -97,6 +97,11 @@ def _smooth_noise(
     return np.einsum("cn,cnt->ct", amp, np.cos(omega * t_s + phase))
 
 
+def _span_s(t_s: np.ndarray) -> tuple[float, float]:
+    """First and last of the query times (0, 0 when there are none)."""
+    return (float(t_s.min()), float(t_s.max())) if t_s.size else (0.0, 0.0)
+
+
 def _poisson_events(
     seed: int, stream: int, t_lo: float, t_hi: float, rate_per_s: float, n_attributes: int,
     lookback_s: float, block_s: float = 60.0,
@@ -1258,7 +1263,7 @@ class Curtain(Mover):
     def _amplitude_m(self, t_s: np.ndarray) -> np.ndarray:
         """Sway amplitude: draft envelope × (1 + gusts); gusts blow only in a draft."""
         draft = _gate(t_s, self.drafts_s, self._RAMP_S)
-        starts, attrs = _poisson_events(self.seed, 22, float(t_s.min(initial=0)), float(t_s.max(initial=0)),
+        starts, attrs = _poisson_events(self.seed, 22, *_span_s(t_s),
                                         self.gust_rate_per_min / 60.0, 2, self._GUST_MAX_S)
         durations = 1.0 + 3.0 * attrs[:, 0] if len(starts) else np.zeros(0)
         gust = _event_sum(t_s, starts, durations, lambda k, tau: (0.5 + 1.5 * attrs[k, 1]) * _bump(tau / durations[k]))
@@ -1348,7 +1353,7 @@ class Door(Mover):
         """Opening angle (0 = shut) and how strongly it is being moved (for the label)."""
         draft = _gate(t_s, self.drafts_s, self._RAMP_S)
         wander = self.wander_amplitude_rad * draft * _smooth_noise(t_s, self.seed, 31, 0.02, 0.15)[0]
-        starts, attrs = _poisson_events(self.seed, 32, float(t_s.min(initial=0)), float(t_s.max(initial=0)),
+        starts, attrs = _poisson_events(self.seed, 32, *_span_s(t_s),
                                         self.slam_rate_per_min / 60.0, 4, self._SLAM_MAX_S)
         starts_draft = _gate(starts, self.drafts_s, self._RAMP_S) > 0.5  # slams need a draft
         starts, attrs = starts[starts_draft], attrs[starts_draft]
