@@ -1,0 +1,60 @@
+"""Doppler frames → motion scores → presence: the detection chain shared by files, live
+streams and the evaluation harness.
+
+A detector is anything that turns Doppler power frames into one score per frame; today
+that is the classical baseline, later the neural net. :class:`Detection` runs it and the
+presence state machine frame by frame, so a recording, a live stream and a simulated
+scene all give the same decisions.
+
+>>> detection = Detection(config, velocity_m_s)
+>>> for power, frame_end_s in frames:                 # from FrontEnd.process, any block size
+...     decisions = detection.process(power, frame_end_s)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uspd.config import Config
+from uspd.detect.baseline import BaselineDetector
+from uspd.detect.presence import Event, Presence
+
+LEAVING_M_S = 0.2  # major motion whose Doppler centroid recedes faster than this counts as leaving
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Per-frame results, arrays of shape (n_frames,), and the events they raised."""
+
+    time_s: np.ndarray  # end of the audio each decision used
+    score: np.ndarray  # detector score in [0, 1]
+    motion: np.ndarray  # none | minor | major
+    occupied: np.ndarray  # int8, state after the frame
+    events: list[Event]
+
+    @classmethod
+    def concatenate(cls, parts: list[Decisions]) -> Decisions:
+        return cls(
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in ("time_s", "score", "motion", "occupied")),
+            [event for p in parts for event in p.events],
+        )
+
+
+class Detection:
+    """Baseline detector + presence, streaming over Doppler frames (n_frames, n_velocity)."""
+
+    def __init__(self, config: Config, velocity_m_s: np.ndarray) -> None:
+        self.detector = BaselineDetector(config.baseline, velocity_m_s, config.frontend.hop_s)
+        self.presence = Presence(config.presence)
+
+    def reset(self) -> None:
+        self.detector.reset()
+        self.presence.reset()
+
+    def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
+        frames = self.detector.process(power)
+        leaving = frames.centroid_m_s < -LEAVING_M_S
+        motion, occupied, events = self.presence.process(time_s, frames.score, leaving)
+        return Decisions(np.asarray(time_s, dtype=float), frames.score, motion, occupied, events)
