@@ -36,6 +36,8 @@ class DopplerSpectrogram:
 
     def process(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s)."""
+        if block.shape[-1] == 0:  # a short audio block may complete no baseband sample
+            return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
             self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * block[None, :, :1]
             self._pending = np.zeros((block.shape[0], 0), dtype=np.complex64)
