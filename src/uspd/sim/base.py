@@ -143,3 +143,14 @@ class Modulator(ABC):
     @abstractmethod
     def active(self, t_s: np.ndarray) -> np.ndarray:
         """(n_times,) bool: is it running (ground truth for distractor labels)."""
+
+
+def windows_near(
+    windows_s: tuple[tuple[float, float], ...], t_s: np.ndarray, margin_s: float
+) -> list[tuple[float, float]]:
+    """The (on, off) windows reaching within ``margin_s`` of the query times: a day-long
+    schedule has hundreds of windows, a one-second block touches one or two."""
+    if t_s.size == 0:
+        return []
+    lo, hi = float(t_s.min()) - margin_s, float(t_s.max()) + margin_s
+    return [(on, off) for on, off in windows_s if off >= lo and on <= hi]

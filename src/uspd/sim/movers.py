@@ -35,7 +35,7 @@ from typing import ClassVar, Self
 import numpy as np
 from scipy import sparse
 
-from uspd.sim.base import Motion, Mover, Scatterers
+from uspd.sim.base import Motion, Mover, Scatterers, windows_near
 
 NOMINAL_WAVELENGTH_M = 0.01
 """Wavelength for specular lobe widths (about 34 kHz in air); flashes at 20 kHz are ~1.7× wider."""
@@ -72,7 +72,7 @@ def _wrap(angle_rad: np.ndarray | float) -> np.ndarray | float:
 def _gate(t_s: np.ndarray, windows_s: tuple[tuple[float, float], ...], ramp_s: float) -> np.ndarray:
     """Smooth 0/1 envelope that is 1 inside any (on, off) window, with ramp_s edges."""
     out = np.zeros(t_s.shape)
-    for on_s, off_s in windows_s:
+    for on_s, off_s in windows_near(windows_s, t_s, ramp_s):
         out += _ease((t_s - on_s) / ramp_s) * (1.0 - _ease((t_s - off_s) / ramp_s))
     return np.minimum(out, 1.0)
 

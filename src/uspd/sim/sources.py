@@ -49,7 +49,7 @@ import numpy as np
 from scipy import signal, special
 
 from uspd.physics import spl_to_pa, speed_of_sound_m_s
-from uspd.sim.base import Modulator, Source
+from uspd.sim.base import Modulator, Source, windows_near
 
 ALWAYS_S = ((-1.0e9, 1.0e9),)
 """A schedule window no scene leaves (JSON has no infinity)."""
@@ -82,7 +82,7 @@ def ease(x: np.ndarray | float) -> np.ndarray:
 def gate(t_s: np.ndarray, windows_s: tuple[tuple[float, float], ...], ramp_s: float) -> np.ndarray:
     """Smooth 0/1 envelope: 1 inside any (on, off) window, ramping over ramp_s inside its edges."""
     out = np.zeros(t_s.shape)
-    for on_s, off_s in windows_s:
+    for on_s, off_s in windows_near(windows_s, t_s, ramp_s):
         ramp = min(ramp_s, 0.5 * (off_s - on_s))
         out += ease((t_s - on_s) / ramp) * (1.0 - ease((t_s - off_s + ramp) / ramp))
     return np.minimum(out, 1.0)
@@ -91,7 +91,7 @@ def gate(t_s: np.ndarray, windows_s: tuple[tuple[float, float], ...], ramp_s: fl
 def inside(t_s: np.ndarray, windows_s: tuple[tuple[float, float], ...]) -> np.ndarray:
     """Is each time inside any (on, off) window: the ground truth of 'sounding'."""
     out = np.zeros(t_s.shape, dtype=bool)
-    for on_s, off_s in windows_s:
+    for on_s, off_s in windows_near(windows_s, t_s, 0.0):
         out |= (t_s >= on_s) & (t_s < off_s)
     return out
 
