@@ -60,6 +60,7 @@ class BaselineConfig(_Section):
     floor_track_s: float = Field(3.0, gt=0, description="time constant of the floor's mean over inactive frames")
     score_center_db: float = Field(3.0, description="excess energy (dB re floor) that scores 0.5; one-mic noise reaches +1 dB in 0.1 % of frames")
     score_width_db: float = Field(3.0, gt=0, description="dB of excess energy per e-fold of the score's odds")
+    warmup_s: float = Field(1.0, ge=0, description="scores stay 0 while the first frames teach the floor")
 
 
 class PresenceConfig(_Section):

@@ -1,8 +1,9 @@
-"""``uspd demo``: a simulated walk-in, streamed through the front end, narrated per second.
+"""``uspd demo``: a simulated walk-in, streamed through the front end and detector, narrated per second.
 
 It renders the scene block by block, feeds each block to the streaming Doppler
-spectrogram exactly as live audio would be fed, and prints, beside the simulator's ground
-truth, how much Doppler energy stands above the noise floor and at what radial speed.
+spectrogram, the baseline detector and the presence state machine exactly as live audio
+would be fed, and prints, beside the simulator's ground truth, what uspd decided each
+second, the room's state, and the strongest radial speed it saw.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from uspd.config import Config
+from uspd.detect.pipeline import Decisions, Detection
 from uspd.frontend.spectrogram import DopplerSpectrogram
-from uspd.physics import power_to_db
 from uspd.plot import plot_doppler
 from uspd.sim.labels import label_scene
 from uspd.sim.render import iter_baseband
@@ -37,32 +38,36 @@ def run_demo(seed: int, duration_s: float, out_dir: Path, console: Console, conf
         config.frontend, carrier_hz=scene.carrier_hz,
         baseband_rate_hz=config.simulation.baseband_rate_hz, speed_of_sound_m_s=scene.speed_of_sound_m_s,
     )
-    frames, times = [], []
+    detection = Detection(config, spectrogram.velocity_m_s)
+    frames, decisions = [], []
     for block in iter_baseband(scene, config.simulation):
         power, t = spectrogram.process(block.signal)
         frames.append(power)
-        times.append(t)
-    power, times = np.concatenate(frames), np.concatenate(times)
+        decisions.append(detection.process(power, t))
+    power, decided = np.concatenate(frames), Decisions.concatenate(decisions)
+    times = decided.time_s
 
     moving = np.abs(spectrogram.velocity_m_s) >= STILL_BAND_M_S
-    floor = np.median(power[:, moving])  # most bins of most frames hold only noise
     truth = label_scene(scene, config.frontend.hop_s)
-    table = Table("time", "ground truth", "Doppler energy above floor", "strongest radial speed")
+    table = Table("time", "ground truth", "uspd sees (peak score)", "room", "strongest radial speed (when moving)")
     for second in range(int(np.floor(times[-1]))):
         rows = (times > second) & (times <= second + 1)
         if not rows.any():
             continue
-        energy = power[rows][:, moving].sum(axis=1) / (floor * moving.sum())
-        best = rows.nonzero()[0][np.argmax(energy)]
+        best = rows.nonzero()[0][np.argmax(power[rows][:, moving].sum(axis=1))]
         speed = spectrogram.velocity_m_s[moving][np.argmax(power[best, moving])]
         at = np.clip(np.searchsorted(truth.time_s, second + 0.5), 0, len(truth) - 1)
         dist = truth.person_distance_m[at]
         gt = truth.motion[at] + (f" at {dist:.1f} m" if np.isfinite(dist) else ", room empty")
+        seen = max(decided.motion[rows], key=("none", "minor", "major").index)
         table.add_row(
-            f"{second:3d}–{second + 1} s", gt, f"{power_to_db(energy.max()):+5.1f} dB",
-            f"{speed:+.2f} m/s ({'approaching' if speed > 0 else 'receding'})",
+            f"{second:3d}–{second + 1} s", gt, f"{seen} ({decided.score[rows].max():.2f})",
+            "occupied" if decided.occupied[rows][-1] else "vacant",
+            "—" if seen == "none" else f"{speed:+.2f} m/s ({'approaching' if speed > 0 else 'receding'})",
         )
     console.print(table)
+    for event in decided.events:
+        console.print(f"  {event.time_s:6.2f} s  {event.event}" + (f" ({event.kind})" if event.kind else ""))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "walk_in.png"

@@ -51,10 +51,11 @@ class BaselineDetector:
         self._velocity = np.asarray(velocity_m_s, dtype=float)[self._outside]
         self._rise = 1.0 - np.exp(-hop_s / config.floor_rise_s)
         self._track = 1.0 - np.exp(-hop_s / config.floor_track_s)
+        self._warmup_frames = int(np.ceil(config.warmup_s / hop_s))
         self.reset()
 
     def reset(self) -> None:
-        """A new stream: the first frame sets the floor."""
+        """A new stream: the first frame sets the floor; scores stay 0 for ``warmup_s``."""
         self._floor: np.ndarray | None = None
         self._seen = 0
 
@@ -66,6 +67,7 @@ class BaselineDetector:
         frames = power[:, self._outside]
         n = len(frames)
         excess_db, active, centroid = np.empty(n), np.empty(n, dtype=int), np.empty(n)
+        seen_before = self._seen
         threshold = 10.0 ** (cfg.active_db / 10.0)
         for i, frame in enumerate(frames):
             if self._floor is None:
@@ -84,4 +86,5 @@ class BaselineDetector:
             crept = self._floor * (np.maximum(ratio, 1.0) ** self._rise)
             self._floor = np.where(on, crept, tracked)
         score = 1.0 / (1.0 + np.exp(-(excess_db - cfg.score_center_db) / cfg.score_width_db))
+        score[seen_before + np.arange(1, n + 1) <= self._warmup_frames] = 0.0  # the floor is not known yet
         return BaselineFrames(score, excess_db, active, centroid)
