@@ -23,6 +23,8 @@ import numpy as np
 from uspd.config import BaselineConfig
 from uspd.physics import power_to_db
 
+_TINY = np.finfo(float).tiny  # keeps a floor of exact zeros (digital silence) dividable
+
 
 @dataclass(frozen=True)
 class BaselineFrames:
@@ -58,20 +60,33 @@ class BaselineDetector:
         """A new stream: the first frame sets the floor; scores stay 0 for ``warmup_s``."""
         self._floor: np.ndarray | None = None
         self._seen = 0
+        self._blind = self._warmup_frames  # frames left whose score is forced to 0
 
     def process(self, power: np.ndarray) -> BaselineFrames:
+        """Doppler power (n_frames, n_velocity) → per-frame outputs.
+
+        A frame of digital silence (a muted input, a paused tone) is missing data: it
+        scores 0, leaves the floor alone and restarts the warm-up, so the tone coming back
+        (a broadband switch-on) is not taken for motion.
+        """
         power = np.asarray(power, dtype=float)
         if power.ndim != 2 or power.shape[1] != len(self._outside):
             raise ValueError(f"power must be (n_frames, {len(self._outside)}), got shape {power.shape}")
         cfg = self.config
         frames = power[:, self._outside]
         n = len(frames)
-        excess_db, active, centroid = np.empty(n), np.empty(n, dtype=int), np.empty(n)
-        seen_before = self._seen
+        excess_db, active, centroid = np.full(n, -np.inf), np.zeros(n, dtype=int), np.zeros(n)
+        blind = np.zeros(n, dtype=bool)
         threshold = 10.0 ** (cfg.active_db / 10.0)
         for i, frame in enumerate(frames):
+            if not frame.any():
+                self._blind = self._warmup_frames
+                blind[i] = True
+                continue
+            blind[i] = self._blind > 0
+            self._blind = max(self._blind - 1, 0)
             if self._floor is None:
-                self._floor = np.maximum(frame, np.finfo(float).tiny)
+                self._floor = np.maximum(frame, _TINY)
             ratio = frame / self._floor
             on = ratio >= threshold
             energy = np.where(on, ratio - 1.0, 0.0) if on.sum() >= cfg.min_active_bins else np.zeros_like(ratio)
@@ -84,7 +99,7 @@ class BaselineDetector:
             self._seen += 1
             tracked = self._floor + max(self._track, 1.0 / self._seen) * (frame - self._floor)
             crept = self._floor * (np.maximum(ratio, 1.0) ** self._rise)
-            self._floor = np.where(on, crept, tracked)
+            self._floor = np.maximum(np.where(on, crept, tracked), _TINY)
         score = 1.0 / (1.0 + np.exp(-(excess_db - cfg.score_center_db) / cfg.score_width_db))
-        score[seen_before + np.arange(1, n + 1) <= self._warmup_frames] = 0.0  # the floor is not known yet
+        score[blind] = 0.0
         return BaselineFrames(score, excess_db, active, centroid)
