@@ -22,9 +22,10 @@ def _spectrogram() -> DopplerSpectrogram:
 
 
 def _noise(seconds: float, mics: int, seed: int = 0) -> np.ndarray:
+    """Mic noise around a steady pilot tone (the direct path, 40 dB above the noise)."""
     rng = np.random.default_rng(seed)
     shape = (mics, int(seconds * RATE_HZ))
-    return 1e-4 * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+    return 1e-2 + 1e-4 * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
 
 
 def _tones(seconds: float, speeds_m_s, amplitude: float) -> np.ndarray:
@@ -99,3 +100,13 @@ def test_on_simulated_rooms(name, expect_motion):
     if expect_motion:
         assert np.mean(frames.score[motion == "major"] > 0.5) > 0.7
     assert np.all(frames.score[motion == "none"] < 0.5)
+
+
+def test_a_paused_tone_is_no_data_not_motion():
+    """A duty-cycled emitter pausing for 1.5 s: the switching is broadband, yet no motion."""
+    baseband = _noise(12.0, 2)
+    baseband[:, 6 * RATE_HZ : int(7.5 * RATE_HZ)] -= 1e-2  # the tone off: only noise remains
+    frames, times = _scores(baseband)
+    assert np.all(frames.score < 0.5)
+    gap = (times > 6.0) & (times < 7.5 + CONFIG.frontend.tone_settle_s)
+    assert np.all(frames.score[gap] == 0.0)

@@ -277,3 +277,15 @@ def test_leading_digital_silence_does_not_blind_the_detector(walk_in, tmp_path):
     decisions, _ = detect_file(path, CONFIG, carrier_hz=CARRIER_HZ)
     assert [e.event for e in decisions.events].count("occupied") == 1
 
+
+def test_a_tone_dropout_is_missing_input_not_motion(tmp_path):
+    """The tone pausing for 1.5 s in an empty room (a duty-cycled emitter) raises no motion."""
+    scene = build_scene("empty_quiet", 3, duration_s=8.0, sample_rate_hz=RATE, carrier_hz=CARRIER_HZ, array="laptop_2")
+    path = tmp_path / "empty.wav"
+    write_scene(scene, CONFIG, path)
+    audio, _ = sf.read(path, dtype="float32", always_2d=True)
+    audio[4 * RATE : int(5.5 * RATE)] = 0.0
+    gap = tmp_path / "gap.wav"
+    sf.write(gap, audio, RATE, subtype="PCM_16")
+    decisions, _ = detect_file(gap, CONFIG, carrier_hz=CARRIER_HZ)
+    assert decisions.events == []

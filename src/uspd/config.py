@@ -42,6 +42,11 @@ class FrontendConfig(_Section):
     hop_s: float = Field(0.02, gt=0, le=0.02, description="STFT hop: one feature frame per hop")
     max_speed_m_s: float = Field(4.0, gt=0, description="velocity range kept either side of zero")
     clutter_cutoff_hz: float = Field(4.0, gt=0, description="high-pass cut-off that removes static clutter")
+    tone_jump_db: float = Field(
+        3.0, gt=0, description="a pilot-tone level change beyond this marks frames as no data (tone paused or back)"
+    )
+    tone_settle_s: float = Field(0.5, ge=0, description="frames stay no data this long after a tone level jump")
+    tone_adopt_s: float = Field(2.0, gt=0, description="a new steady tone level is accepted after this long")
 
     @model_validator(mode="after")
     def _frame_covers_hop(self) -> "FrontendConfig":

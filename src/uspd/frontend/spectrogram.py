@@ -8,12 +8,20 @@ from scipy import signal
 from uspd.config import FrontendConfig
 from uspd.physics import radial_speed_m_s
 
+_TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, gain) this fast
+
 
 class DopplerSpectrogram:
     """Clutter high-pass, Hann STFT, power averaged over mics, cropped to ±max speed.
 
     ``process`` keeps the filter state and unframed samples between blocks, so feeding a
     recording block by block gives the same frames as ``compute`` on all of it.
+
+    Frames without a steady pilot tone come out as all zeros, the "no data" mark the
+    detectors skip: when the tone's level (the baseband's mean, the direct path) jumps by
+    more than ``tone_jump_db`` — the tone paused, stopped or came back — switching makes
+    broadband Doppler that is not motion, and the clutter filter rings for a while after.
+    A new steady level (the emitter turned down) is adopted after ``tone_adopt_s``.
     """
 
     def __init__(self, config: FrontendConfig, *, carrier_hz: float, baseband_rate_hz: float, speed_of_sound_m_s: float):
@@ -26,6 +34,10 @@ class DopplerSpectrogram:
         self.velocity_m_s = velocity[self._keep]
         self._sos = signal.butter(2, config.clutter_cutoff_hz, "highpass", fs=baseband_rate_hz, output="sos")
         self._window = signal.windows.hann(self.frame, sym=False).astype(np.float32)
+        self._tone_jump_db = config.tone_jump_db
+        self._settle_frames = int(np.ceil(config.tone_settle_s / config.hop_s))
+        self._adopt_frames = int(np.ceil(config.tone_adopt_s / config.hop_s))
+        self._tone_alpha = 1.0 - np.exp(-config.hop_s / _TONE_TRACK_S)
         self.reset()
 
     def reset(self, start_s: float = 0.0) -> None:
@@ -33,6 +45,9 @@ class DopplerSpectrogram:
         self._zi = None
         self._pending = None
         self._consumed = int(round(start_s * self.rate_hz))  # samples before the pending buffer
+        self._tone_ref_db: float | None = None  # the steady tone level, dB
+        self._settle_left = 0  # frames still ringing after a level jump
+        self._off_level_run = 0  # consecutive frames away from the steady level
 
     def process(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s)."""
@@ -40,19 +55,49 @@ class DopplerSpectrogram:
             return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
             self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * block[None, :, :1]
-            self._pending = np.zeros((block.shape[0], 0), dtype=np.complex64)
+            self._pending = np.zeros((2 * block.shape[0], 0), dtype=np.complex64)
         filtered, self._zi = signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
-        buffer = np.concatenate([self._pending, filtered.astype(np.complex64)], axis=1)
+        # raw samples ride along below the filtered ones: the frame means give the tone level
+        buffer = np.concatenate([self._pending, np.concatenate([filtered, block]).astype(np.complex64)], axis=1)
+        n_mics = buffer.shape[0] // 2
         n_frames = max(0, (buffer.shape[1] - self.frame) // self.hop + 1)
         starts = np.arange(n_frames) * self.hop
         frames = np.stack([buffer[:, s : s + self.frame] for s in starts], axis=1) if n_frames else np.zeros(
             (buffer.shape[0], 0, self.frame), np.complex64)
-        spectra = np.fft.fftshift(np.fft.fft(frames * self._window, axis=-1), axes=-1)
+        spectra = np.fft.fftshift(np.fft.fft(frames[:n_mics] * self._window, axis=-1), axes=-1)
         power = (np.abs(spectra) ** 2).mean(axis=0)[:, self._keep].astype(np.float32)
+        # tone level per quarter of each frame, so a switch anywhere inside a frame shows
+        quarters = frames[n_mics:, :, : self.frame // 4 * 4].reshape(n_mics, n_frames, 4, self.frame // 4).mean(axis=-1)
+        tone_db = 10.0 * np.log10((np.abs(quarters) ** 2).mean(axis=0) + 1e-30)  # (n_frames, 4)
+        power[~self._steady_tone(tone_db)] = 0.0
         ends = (self._consumed + starts + self.frame) / self.rate_hz
         drop = n_frames * self.hop
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
         return power, ends
+
+    def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
+        """Per frame: is the pilot tone at its steady level, with the clutter filter settled?
+
+        tone_db: (n_frames, 4) level of each quarter frame.
+        """
+        valid = np.ones(len(tone_db), dtype=bool)
+        for i, quarters_db in enumerate(tone_db):
+            level_db = float(quarters_db.mean())
+            if self._tone_ref_db is None:
+                self._tone_ref_db = level_db
+            if np.abs(quarters_db - self._tone_ref_db).max() > self._tone_jump_db:
+                self._off_level_run += 1
+                self._settle_left = self._settle_frames
+                if self._off_level_run >= self._adopt_frames:  # a new steady level, not a glitch
+                    self._tone_ref_db, self._off_level_run = level_db, 0
+                valid[i] = False
+                continue
+            self._off_level_run = 0
+            self._tone_ref_db += self._tone_alpha * (level_db - self._tone_ref_db)
+            if self._settle_left > 0:
+                self._settle_left -= 1
+                valid[i] = False
+        return valid
 
     def compute(self, baseband: np.ndarray, start_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """A whole recording at once (its first sample at ``start_s``): same frames as streaming."""
