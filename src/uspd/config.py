@@ -43,7 +43,7 @@ class FrontendConfig(_Section):
     max_speed_m_s: float = Field(4.0, gt=0, description="velocity range kept either side of zero")
     clutter_cutoff_hz: float = Field(4.0, gt=0, description="high-pass cut-off that removes static clutter")
     tone_jump_db: float = Field(
-        3.0, gt=0, description="a pilot-tone level change beyond this marks frames as no data (tone paused or back)"
+        6.0, gt=0, description="a pilot-tone level change beyond this marks frames as no data (tone paused or back)"
     )
     tone_settle_s: float = Field(0.5, ge=0, description="frames stay no data this long after a tone level jump")
     tone_adopt_s: float = Field(2.0, gt=0, description="a new steady tone level is accepted after this long")

@@ -19,8 +19,10 @@ class DopplerSpectrogram:
 
     Frames without a steady pilot tone come out as all zeros, the "no data" mark the
     detectors skip: when the tone's level (the baseband's mean, the direct path) jumps by
-    more than ``tone_jump_db`` — the tone paused, stopped or came back — switching makes
-    broadband Doppler that is not motion, and the clutter filter rings for a while after.
+    more than ``tone_jump_db`` in any quarter of a frame — the tone paused, stopped or came
+    back — switching makes broadband Doppler that is not motion, and the clutter filter
+    rings for a while after. (HVAC turbulence moves the level by up to ~5 dB, slowly: 6 dB
+    in a quarter frame is a switch.)
     A new steady level (the emitter turned down) is adopted after ``tone_adopt_s``.
     """
 
