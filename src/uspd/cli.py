@@ -101,6 +101,97 @@ def plot(
 
 
 @app.command()
+def detect(
+    recording: Annotated[Path, typer.Argument(help="WAV recording: 1–16 channels, ≥ 44.1 kHz, int or float samples")],
+    carrier: Annotated[str, typer.Option(help="pilot tone in Hz, or 'auto' to find it in the recording")] = "auto",
+    timeline: Annotated[Optional[Path], typer.Option(help="CSV, one row per hop: time_s,motion_score,motion,occupied")] = None,
+    events: Annotated[Optional[Path], typer.Option(help="JSON lines, one per motion / occupied / vacant event")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Detect motion and presence in a recording; print a summary or write a timeline and events."""
+    from uspd.detect.file import clock, detect_file, summarize, write_events, write_timeline
+
+    try:
+        carrier_hz = None if carrier.strip().lower() == "auto" else float(carrier)
+    except ValueError:
+        raise _fail(f"--carrier must be 'auto' or a frequency in Hz, got '{carrier}'") from None
+    try:
+        cfg = load_config(config)
+        with _progress() as progress:
+            task = progress.add_task(f"detecting in {recording.name}", total=None)
+            decisions, info = detect_file(
+                recording, cfg, carrier_hz=carrier_hz,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        if timeline is not None:
+            write_timeline(decisions, timeline)
+        if events is not None:
+            write_events(decisions.events, events)
+    except (ConfigError, ValueError, OSError) as err:
+        raise _fail(str(err)) from None
+    for warning in info.warnings:
+        errors.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    if timeline or events:
+        for path in (p for p in (timeline, events) if p is not None):
+            console.print(f"wrote {path}")
+        return
+    summary = summarize(decisions)
+    how = "found in the recording" if info.carrier_found else "given"
+    console.print(
+        f"[bold]{info.path.name}[/]: {clock(info.duration_s)} ({info.duration_s:.1f} s), {info.n_channels} channel"
+        f"{'s' if info.n_channels > 1 else ''} at {info.sample_rate_hz / 1000:g} kHz ({info.subtype}), "
+        f"carrier {info.carrier_hz:.1f} Hz ({how})"
+    )
+    console.print(
+        f"motion events: {summary.motion_events['major']} major, {summary.motion_events['minor']} minor; "
+        f"occupied {summary.occupied_fraction:.1%} of the time; ends {summary.final_state}"
+    )
+    if not summary.transitions:
+        console.print("no occupied / vacant transitions")
+        return
+    shown = 20
+    table = Table("time", "s", "event", "motion", "score")
+    for event in summary.transitions[:shown]:
+        table.add_row(clock(event.time_s), f"{event.time_s:.2f}", event.event, event.kind or "", f"{event.score:.2f}")
+    console.print(table)
+    if len(summary.transitions) > shown:
+        console.print(f"… and {len(summary.transitions) - shown} more (write them all with --events)")
+
+
+@app.command()
+def evaluate(
+    hours: Annotated[float, typer.Option(help="simulated hours of empty rooms with distractors (false alarms)")] = 2.0,
+    scenes_per_kind: Annotated[int, typer.Option(help="scenes of each human kind (walk-in, visit, seated, …)")] = 10,
+    workers: Annotated[int, typer.Option(help="processes rendering scenes in parallel; numbers do not depend on it")] = 1,
+    seed_offset: Annotated[int, typer.Option(help="shift within the held-out seeds (≥ 1,000,000) for a fresh draw")] = 0,
+    array: Annotated[Optional[str], typer.Option(help="mic array for every scene (default: as each scenario draws it)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder for report.md, report.json, det.png, detection_by_distance.png")] = Path("uspd-eval"),
+    config: ConfigOption = None,
+) -> None:
+    """Run the detection chain on held-out simulated rooms and report detection by distance,
+    latency, false alarms per hour, presence accuracy and the DET curve."""
+    from uspd.evaluate import EvaluationSettings, evaluate as run_evaluation, plan_scenes, write_report
+
+    try:
+        cfg = load_config(config)
+        settings = EvaluationSettings(hours=hours, scenes_per_kind=scenes_per_kind, seed_offset=seed_offset,
+                                      array=array, workers=workers)
+    except (ConfigError, ValueError) as err:
+        raise _fail(str(err)) from None
+    command = " ".join(
+        [f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
+         f"--seed-offset {seed_offset} --out {out}"]
+        + [f"{flag} {value}" for flag, value in (("--array", array), ("--config", config)) if value is not None]
+    )
+    jobs = plan_scenes(settings)
+    with _progress() as progress:
+        task = progress.add_task(f"evaluating {len(jobs)} scenes", total=sum(job.duration_s for job in jobs))
+        summary = run_evaluation(settings, cfg, on_scene=lambda job: progress.advance(task, job.duration_s))
+    for path in write_report(summary, out, command):
+        console.print(f"wrote {path}")
+
+
+@app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="random seed of the demo scene")] = 1,
     duration: Annotated[float, typer.Option(help="seconds of simulated time")] = 16.0,

@@ -1,0 +1,624 @@
+"""Issue 7's evaluation harness: held-out simulated rooms → the detection chain → metrics.
+
+Every scene is drawn from the scenario catalog with a seed of at least
+:data:`HELD_OUT_SEED_START`; **training and tuning must use seeds below it**, so no room
+evaluated here was ever seen by a model. Each scene is rendered with the fast baseband
+renderer block by block, streamed through the :class:`DopplerSpectrogram` and the
+:class:`Detection` chain exactly as a live device would run, and compared with the
+simulator's per-hop ground truth (:func:`label_scene` with frame = hop).
+
+What is measured (the report states the same definitions):
+
+- **Detection by distance.** An *event* is a contiguous ground-truth span of major
+  (resp. minor) motion. It is detected when the chain reports *any* motion (minor or
+  major) in a frame of the span or up to :data:`TOLERANCE_S` after it: a user cares that
+  motion was seen, not which class it got. Its distance is the person's median torso
+  distance to the device over the span.
+- **Latency.** From an *arrival* (the first frame of major motion in each stretch of
+  ground-truth presence: someone entering) to the first frame the chain reports motion,
+  and to the first frame it reports occupied; arrivals never seen before the person
+  leaves are counted as missed.
+- **False alarms per hour** in empty rooms, per distractor: motion onsets (frames where
+  the chain's motion turns on from none) and ``occupied`` events, after the first
+  :data:`WARMUP_S` of each scene (a device runs for days and settles once; every scene
+  here starts it afresh). Zero alarms in T hours is not a rate of zero: the one-sided
+  95 % Poisson upper bound is given (≈ 3 / T).
+- **Presence.** Over the ground-truth occupied time of human scenes, the fraction of
+  frames the chain also says occupied; after each departure in ``visit`` scenes, the
+  delay until it says vacant.
+- **DET.** Detection rate (major and minor events) against false-alarm onsets per hour
+  as the score threshold sweeps. The sweep replays the cached per-frame scores through
+  threshold + ``confirm_frames`` debounce, the detector alone without the presence
+  machine's context-dependent sensitivity, so it costs no re-rendering. The chain's own
+  operating point (defaults, with context) is marked beside it.
+
+Scenes are independent: any number of worker processes gives the same numbers.
+
+>>> settings = EvaluationSettings(hours=1.0, scenes_per_kind=12, workers=2)
+>>> summary = evaluate(settings, Config())
+>>> write_report(summary, Path("eval"))
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
+
+from uspd.config import Config
+from uspd.detect.pipeline import Decisions, Detection
+from uspd.frontend.spectrogram import DopplerSpectrogram
+from uspd.plot import MOTION_COLOURS
+from uspd.sim.device import ARRAY_PRESETS
+from uspd.sim.labels import label_scene
+from uspd.sim.render import iter_baseband
+from uspd.sim.scenarios import build_scene
+
+HELD_OUT_SEED_START = 1_000_000  # evaluation seeds start here; training must use seeds below it
+WARMUP_S = 5.0  # the detector's floor settles from the first frame: alarms before this are not counted
+TOLERANCE_S = 0.5  # detection may trail the end of a motion span by this much (window + debounce)
+DISTANCE_EDGES_M = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, np.inf)
+EMPTY_SCENE_S = 120.0  # target length of one empty-room scene: H hours are many different rooms
+HUMAN_SCENE_S = {  # fixed length per kind: long enough for the script, short enough to be cheap
+    "walk_in": 20.0,
+    "walk_through": 20.0,
+    "music_with_walk": 20.0,
+    "seated_reading": 30.0,
+    "still_person": 20.0,
+    "visit": 360.0,  # leaves by 0.8 × length, so ≥ 60 s remain to see the departure timer
+}
+VACANCY_KINDS = ("visit",)  # scenes whose departures are followed long enough to time vacancy
+DISTRACTORS = {  # report row → the empty-room scenarios it covers (scenes alternate among them)
+    "quiet": ("empty_quiet",),
+    "desk fan": ("empty_fan",),
+    "ceiling fan": ("ceiling_fan",),
+    "curtain": ("curtain_draft",),
+    "music": ("music_loud_empty",),
+    "HVAC": ("hvac",),
+    "interferer": ("interferer",),
+    "pet (cat, dog)": ("cat", "dog"),
+    "robot vacuum": ("robot_vacuum",),
+    "door draft": ("door_draft",),
+    "pest repeller": ("pest_repeller",),
+    "keys, paper": ("keys_paper",),
+}
+DET_THRESHOLDS = tuple(np.round(np.linspace(0.02, 0.98, 49), 2))
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What to evaluate; the numbers depend on everything here except ``workers``."""
+
+    hours: float = 2.0  # simulated hours of empty-room distractor scenes, split evenly over DISTRACTORS
+    scenes_per_kind: int = 10  # scenes of each human kind in HUMAN_SCENE_S
+    seed_offset: int = 0  # first seed is HELD_OUT_SEED_START + this: a fresh held-out draw
+    array: str | None = None  # mic array preset for every scene; None: as each scenario draws it
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.hours < 0 or self.scenes_per_kind < 0:
+            raise ValueError("hours and scenes per kind must not be negative")
+        if self.hours == 0 and self.scenes_per_kind == 0:
+            raise ValueError("nothing to evaluate: give some hours of empty rooms or some human scenes")
+        if self.seed_offset < 0:
+            raise ValueError(f"seed offset must be ≥ 0 to stay in the held-out range, got {self.seed_offset}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.array is not None and self.array not in ARRAY_PRESETS:
+            raise ValueError(f"unknown mic array '{self.array}'; presets: {', '.join(ARRAY_PRESETS)}")
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    group: str  # human kind (scenario name) or distractor row
+    name: str  # scenario
+    seed: int
+    duration_s: float
+    array: str | None
+
+    @property
+    def is_human(self) -> bool:
+        return self.group in HUMAN_SCENE_S
+
+
+@dataclass(frozen=True)
+class SceneFrames:
+    """Per-frame chain outputs beside ground truth, arrays of shape (n_frames,): all the
+    metrics and the threshold sweep need, so nothing is rendered twice."""
+
+    job: SceneJob
+    array: str  # the mic array the scene actually has
+    carrier_hz: float
+    time_s: np.ndarray  # frame end
+    score: np.ndarray  # detector score
+    moving: np.ndarray  # bool: the chain reports motion (minor or major)
+    occupied: np.ndarray  # bool: the chain's state after the frame
+    truth_motion: np.ndarray  # str: none | minor | major
+    truth_occupied: np.ndarray  # bool
+    distance_m: np.ndarray  # nearest person's torso distance, NaN if nobody
+
+    @property
+    def hours(self) -> float:
+        return self.job.duration_s / 3600.0
+
+    @property
+    def alarm_hours(self) -> float:
+        """The time false alarms are counted over: after the warm-up."""
+        return max(self.job.duration_s - WARMUP_S, 0.0) / 3600.0
+
+
+def plan_scenes(settings: EvaluationSettings) -> list[SceneJob]:
+    """The held-out scenes: ``scenes_per_kind`` of each human kind, then the distractor
+    hours split evenly over the rows of DISTRACTORS in scenes of about EMPTY_SCENE_S."""
+    first_seed = HELD_OUT_SEED_START + settings.seed_offset
+    jobs = [
+        SceneJob(kind, kind, first_seed + i, duration_s, settings.array)
+        for kind, duration_s in HUMAN_SCENE_S.items()
+        for i in range(settings.scenes_per_kind)
+    ]
+    row_s = settings.hours * 3600.0 / len(DISTRACTORS)
+    if row_s > 0:
+        n_scenes = max(1, round(row_s / EMPTY_SCENE_S))
+        for group, names in DISTRACTORS.items():
+            jobs += [SceneJob(group, names[i % len(names)], first_seed + i, row_s / n_scenes, settings.array)
+                     for i in range(n_scenes)]
+    return jobs
+
+
+def run_scene(job: SceneJob, config: Config) -> SceneFrames:
+    """Render one scene block by block through the streaming chain; align truth to frames."""
+    scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
+    hop_s = config.frontend.hop_s
+    spectrogram = DopplerSpectrogram(
+        config.frontend, carrier_hz=scene.carrier_hz, baseband_rate_hz=config.simulation.baseband_rate_hz,
+        speed_of_sound_m_s=scene.speed_of_sound_m_s,
+    )
+    detection = Detection(config, spectrogram.velocity_m_s)
+    parts = [detection.process(*spectrogram.process(block.signal)) for block in iter_baseband(scene, config.simulation)]
+    decisions = Decisions.concatenate(parts)
+    truth = label_scene(scene, hop_s)
+    row = np.rint(decisions.time_s / hop_s).astype(int) - 1  # the label frame ending with each decision
+    keep = row < len(truth)
+    row = row[keep]
+    return SceneFrames(
+        job=job, array=scene.device.array, carrier_hz=scene.carrier_hz,
+        time_s=decisions.time_s[keep], score=decisions.score[keep].astype(np.float32),
+        moving=decisions.motion[keep] != "none", occupied=decisions.occupied[keep].astype(bool),
+        truth_motion=truth.motion[row], truth_occupied=truth.occupied[row].astype(bool),
+        distance_m=truth.person_distance_m[row].astype(np.float32),
+    )
+
+
+def _run_job(args: tuple[int, SceneJob, Config]) -> tuple[int, SceneFrames]:
+    index, job, config = args
+    return index, run_scene(job, config)
+
+
+def run_scenes(
+    jobs: list[SceneJob], config: Config, workers: int = 1, on_scene: Callable[[SceneJob], None] | None = None
+) -> list[SceneFrames]:
+    """Every job's frames, in job order whatever the number of worker processes."""
+    results: dict[int, SceneFrames] = {}
+    # longest first, so the last scenes to finish are short ones and no worker idles long
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].duration_s)
+    tasks = [(i, jobs[i], config) for i in order]
+    if workers == 1:
+        finished = map(_run_job, tasks)
+        pool = None
+    else:  # spawn: no fork of a process whose progress-bar thread may hold a lock
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+        finished = pool.imap_unordered(_run_job, tasks)
+    try:
+        for index, frames in finished:
+            results[index] = frames
+            if on_scene:
+                on_scene(frames.job)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return [results[i] for i in range(len(jobs))]
+
+
+# --------------------------------------------------------------------------------------
+# Metrics on per-frame arrays
+# --------------------------------------------------------------------------------------
+def spans(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop indices [start, stop) of the runs of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate([[0], np.asarray(active, dtype=np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def onsets(active: np.ndarray) -> np.ndarray:
+    """Frames where ``active`` turns on; before the stream it was off."""
+    return spans(active)[0]
+
+
+def debounce(over: np.ndarray, confirm_frames: int) -> np.ndarray:
+    """True from the ``confirm_frames``-th consecutive True on, as the presence machine
+    confirms motion."""
+    over = np.asarray(over, dtype=bool)
+    count = np.concatenate([[0], np.cumsum(over)])
+    out = np.zeros(over.shape, dtype=bool)
+    out[confirm_frames - 1 :] = count[confirm_frames:] - count[:-confirm_frames] == confirm_frames
+    return out
+
+
+def events_hit(start: np.ndarray, stop: np.ndarray, detected: np.ndarray, tolerance_frames: int) -> np.ndarray:
+    """(n_events,) bool: some detected frame lies in [start, stop + tolerance_frames)."""
+    count = np.concatenate([[0], np.cumsum(detected)])
+    end = np.minimum(stop + tolerance_frames, len(detected))
+    return count[end] - count[start] > 0
+
+
+def rate_by_distance(distance_m: np.ndarray, detected: np.ndarray) -> list[dict]:
+    """Events and detection rate per DISTANCE_EDGES_M bin (rate None where no events)."""
+    bins = np.digitize(distance_m, DISTANCE_EDGES_M[1:-1])
+    rows = []
+    for b, (lo, hi) in enumerate(zip(DISTANCE_EDGES_M[:-1], DISTANCE_EDGES_M[1:])):
+        hits = detected[bins == b]
+        rows.append({
+            "bin": f"{lo:g}–{hi:g} m" if np.isfinite(hi) else f"{lo:g}+ m",
+            "lo_m": lo, "hi_m": hi if np.isfinite(hi) else None,
+            "events": int(hits.size), "detected": int(hits.sum()),
+            "rate": float(hits.mean()) if hits.size else None,
+        })
+    return rows
+
+
+def first_after_s(start: np.ndarray, stop: np.ndarray, active: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    """(n,) seconds from each start to the first active frame in [start, stop); NaN if none."""
+    delays = np.full(len(start), np.nan)
+    for k, (a, b) in enumerate(zip(start, stop)):
+        hit = np.flatnonzero(active[a:b])
+        if hit.size:
+            delays[k] = time_s[a + hit[0]] - time_s[a]
+    return delays
+
+
+def arrivals(truth_motion: np.ndarray, truth_occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First major-motion frame of each ground-truth presence span, and that span's end."""
+    first, end = [], []
+    for a, b in zip(*spans(truth_occupied)):
+        major = np.flatnonzero(truth_motion[a:b] == "major")
+        if major.size:
+            first.append(a + major[0])
+            end.append(b)
+    return np.array(first, dtype=int), np.array(end, dtype=int)
+
+
+def delay_summary(delays_s: np.ndarray) -> dict:
+    """Median and 95th percentile of the delays seen; NaN entries count as missed."""
+    seen = delays_s[np.isfinite(delays_s)]
+    return {
+        "n": int(seen.size), "missed": int(delays_s.size - seen.size),
+        "median_s": float(np.median(seen)) if seen.size else None,
+        "p95_s": float(np.percentile(seen, 95)) if seen.size else None,
+    }
+
+
+def poisson_upper_95(count: int) -> float:
+    """One-sided 95 % upper bound on a Poisson mean after ``count`` events (3.0 for none)."""
+    return float(stats.chi2.ppf(0.95, 2 * (count + 1)) / 2)
+
+
+def rate_per_hour(count: int, hours: float) -> dict:
+    return {
+        "count": int(count), "per_hour": count / hours if hours else None,
+        "upper95_per_hour": poisson_upper_95(count) / hours if hours else None,
+    }
+
+
+def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndarray) -> int:
+    """Onsets of ``active`` after the warm-up in frames where nobody is in the room."""
+    starts = onsets(active)
+    return int((~truth_occupied[starts] & (time_s[starts] > WARMUP_S)).sum())
+
+
+# --------------------------------------------------------------------------------------
+# The summary: every number of the report
+# --------------------------------------------------------------------------------------
+def _motion_events(scenes: list[SceneFrames], kind: str, tolerance_frames: int) -> dict:
+    distances, hits = [], []
+    for s in scenes:
+        start, stop = spans(s.truth_motion == kind)
+        hits.append(events_hit(start, stop, s.moving, tolerance_frames))
+        distances.append([np.nanmedian(s.distance_m[a:b]) for a, b in zip(start, stop)])
+    distance_m, detected = np.concatenate([np.zeros(0), *distances]), np.concatenate([np.zeros(0, bool), *hits])
+    return {
+        "events": int(detected.size), "detected": int(detected.sum()),
+        "rate": float(detected.mean()) if detected.size else None,
+        "by_distance": rate_by_distance(distance_m, detected),
+    }
+
+
+def _latency(scenes: list[SceneFrames]) -> dict:
+    motion, occupied = [], []
+    for s in scenes:
+        start, stop = arrivals(s.truth_motion, s.truth_occupied)
+        motion.append(first_after_s(start, stop, s.moving, s.time_s))
+        occupied.append(first_after_s(start, stop, s.occupied, s.time_s))
+    return {"motion": delay_summary(np.concatenate([np.zeros(0), *motion])),
+            "occupied": delay_summary(np.concatenate([np.zeros(0), *occupied]))}
+
+
+def _false_alarms(scenes: list[SceneFrames]) -> list[dict]:
+    """One row per distractor, then one for all of them together."""
+    def row(distractor: str, names: tuple[str, ...], mine: list[SceneFrames]) -> dict:
+        hours = sum(s.alarm_hours for s in mine)
+        return {
+            "distractor": distractor, "scenarios": list(names), "scenes": len(mine), "hours": hours,
+            "motion": rate_per_hour(sum(false_onsets(s.moving, s.truth_occupied, s.time_s) for s in mine), hours),
+            "occupied": rate_per_hour(sum(false_onsets(s.occupied, s.truth_occupied, s.time_s) for s in mine), hours),
+        }
+
+    empty = [s for s in scenes if not s.job.is_human]
+    rows = [row(group, names, [s for s in empty if s.job.group == group]) for group, names in DISTRACTORS.items()]
+    return rows + [row("all distractors", tuple(sorted({s.job.name for s in empty})), empty)]
+
+
+def _presence(scenes: list[SceneFrames], hop_s: float) -> dict:
+    def accuracy(group: list[SceneFrames]) -> dict:
+        truth = np.concatenate([np.zeros(0, bool), *(s.truth_occupied for s in group)])
+        said = np.concatenate([np.zeros(0, bool), *(s.occupied for s in group)])
+        return {
+            "scenes": len(group), "occupied_s": float(truth.sum() * hop_s),
+            "occupied_accuracy": float(said[truth].mean()) if truth.any() else None,
+            "agreement": float((said == truth).mean()) if truth.size else None,
+        }
+
+    delays, not_occupied = [], 0
+    for s in scenes:
+        if s.job.group not in VACANCY_KINDS:
+            continue
+        for leave in spans(s.truth_occupied)[1]:
+            if leave == len(s.time_s):
+                continue  # still there when the scene ends
+            if not s.occupied[leave - 1]:
+                not_occupied += 1  # a missed visit: its vacancy delay means nothing
+                continue
+            delays.append(first_after_s(np.array([leave]), np.array([len(s.time_s)]), ~s.occupied, s.time_s))
+    vacancy = delay_summary(np.concatenate([np.zeros(0), *delays]))
+    vacancy["censored"] = vacancy.pop("missed")  # still occupied when the scene ended
+    vacancy["not_occupied_at_departure"] = not_occupied
+    human = [s for s in scenes if s.job.is_human]
+    return {
+        "per_kind": {kind: accuracy([s for s in human if s.job.group == kind]) for kind in HUMAN_SCENE_S},
+        "all_human_scenes": accuracy(human),
+        "vacancy_delay": vacancy,
+    }
+
+
+def det_curve(scenes: list[SceneFrames], confirm_frames: int, tolerance_frames: int,
+              thresholds: tuple[float, ...] = DET_THRESHOLDS) -> dict:
+    """Event detection rates on human scenes and false-alarm onsets per hour on empty
+    scenes, per score threshold (threshold + debounce: see the module docstring)."""
+    human = [s for s in scenes if s.job.is_human]
+    empty = [s for s in scenes if not s.job.is_human]
+    events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
+    hours = sum(s.alarm_hours for s in empty)
+    curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
+                              "false_alarms_per_hour": []}
+    for threshold in thresholds:
+        moving = {id(s): debounce(s.score >= threshold, confirm_frames) for s in scenes}
+        for kind, per_scene in events.items():
+            hits = np.concatenate([np.zeros(0, bool)] + [events_hit(a, b, moving[id(s)], tolerance_frames)
+                                                         for s, (a, b) in zip(human, per_scene)])
+            curve[f"{kind}_rate"].append(float(hits.mean()) if hits.size else None)
+        alarms = sum(false_onsets(moving[id(s)], s.truth_occupied, s.time_s) for s in empty)
+        curve["false_alarms_per_hour"].append(alarms / hours if hours else None)
+    return curve
+
+
+def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: Config) -> dict:
+    """Every number of the report, JSON-ready."""
+    hop_s = config.frontend.hop_s
+    tolerance_frames = int(round(TOLERANCE_S / hop_s))
+    human = [s for s in scenes if s.job.is_human]
+    detection = {kind: _motion_events(human, kind, tolerance_frames) for kind in ("major", "minor")}
+    false_alarms = _false_alarms(scenes)
+    det = det_curve(scenes, config.presence.confirm_frames, tolerance_frames)
+    det["chain_operating_point"] = {
+        "false_alarms_per_hour": false_alarms[-1]["motion"]["per_hour"],
+        "major_rate": detection["major"]["rate"], "minor_rate": detection["minor"]["rate"],
+    }
+    return {
+        "settings": {
+            "hours": settings.hours, "scenes_per_kind": settings.scenes_per_kind,
+            "seed_offset": settings.seed_offset, "held_out_seed_start": HELD_OUT_SEED_START,
+            "array": settings.array, "tolerance_s": TOLERANCE_S, "warmup_s": WARMUP_S, "hop_s": hop_s,
+            "human_scene_s": HUMAN_SCENE_S, "empty_scene_target_s": EMPTY_SCENE_S,
+        },
+        "config": config.model_dump(),
+        "totals": {
+            "scenes": len(scenes), "human_scenes": len(human),
+            "human_hours": sum(s.hours for s in human),
+            "empty_hours": sum(s.hours for s in scenes if not s.job.is_human),
+            "alarm_hours": sum(s.alarm_hours for s in scenes if not s.job.is_human),
+        },
+        "detection": detection,
+        "latency": _latency(human),
+        "false_alarms": false_alarms,
+        "presence": _presence(scenes, hop_s),
+        "det": det,
+        "scenes": [{"scenario": s.job.name, "group": s.job.group, "seed": s.job.seed, "duration_s": s.job.duration_s,
+                    "array": s.array, "carrier_hz": s.carrier_hz} for s in scenes],
+    }
+
+
+def evaluate(settings: EvaluationSettings, config: Config,
+             on_scene: Callable[[SceneJob], None] | None = None) -> dict:
+    """Plan the held-out scenes, run them through the chain and summarise."""
+    jobs = plan_scenes(settings)
+    return summarize(run_scenes(jobs, config, settings.workers, on_scene), settings, config)
+
+
+# --------------------------------------------------------------------------------------
+# Report: report.json, report.md, det.png, detection_by_distance.png
+# --------------------------------------------------------------------------------------
+def write_report(summary: dict, out_dir: Path, command: str = "") -> list[Path]:
+    """Write the JSON (every number), the two plots and the markdown that shows them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = {"command": command, **summary}
+    paths = [out_dir / "report.json", out_dir / "detection_by_distance.png", out_dir / "det.png", out_dir / "report.md"]
+    paths[0].write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    _plot_distance(summary["detection"], paths[1])
+    _plot_det(summary["det"], summary["totals"]["alarm_hours"], paths[2])
+    paths[3].write_text(_markdown(summary))
+    return paths
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def _sec(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+def _rate(entry: dict) -> str:
+    if entry["per_hour"] is None:
+        return "–"
+    if entry["count"] == 0:
+        return f"0 (< {entry['upper95_per_hour']:.2g})"
+    return f"{entry['per_hour']:.3g} (< {entry['upper95_per_hour']:.3g})"
+
+
+def _markdown(summary: dict) -> str:
+    st, totals, det = summary["settings"], summary["totals"], summary["det"]
+    lines = [
+        "# uspd evaluation report",
+        "",
+        f"Produced by `{summary['command']}`." if summary["command"] else "",
+        "",
+        f"{totals['human_scenes']} human scenes ({totals['human_hours']:.2f} h) and "
+        f"{totals['scenes'] - totals['human_scenes']} empty-room scenes ({totals['empty_hours']:.2f} h), held-out "
+        f"seeds from {st['held_out_seed_start'] + st['seed_offset']:,} (training uses seeds below "
+        f"{st['held_out_seed_start']:,}); mic array: {st['array'] or 'as each scenario draws it'}. Fast baseband "
+        "renderer → streaming Doppler spectrogram → baseline detector → presence machine, against per-hop ground truth.",
+        "",
+        "## Motion detection by distance",
+        "",
+        "An event is a contiguous ground-truth span of major (or minor) motion; it is detected when the chain reports "
+        f"any motion within the span or {st['tolerance_s']:g} s after it. Distance: the person's median torso distance "
+        "over the span.",
+        "",
+        "| distance | major: events | major: detected | minor: events | minor: detected |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    major, minor = summary["detection"]["major"], summary["detection"]["minor"]
+    for a, b in zip(major["by_distance"], minor["by_distance"]):
+        lines.append(f"| {a['bin']} | {a['events']} | {_pct(a['rate'])} | {b['events']} | {_pct(b['rate'])} |")
+    lines.append(f"| **all** | {major['events']} | {_pct(major['rate'])} | {minor['events']} | {_pct(minor['rate'])} |")
+    motion, occupied = summary["latency"]["motion"], summary["latency"]["occupied"]
+    lines += [
+        "", "![detection by distance](detection_by_distance.png)", "",
+        "## Latency",
+        "",
+        "From an arrival (first frame of ground-truth major motion in each stretch of presence) to the chain's first "
+        "motion frame and to its first occupied frame; missed: not seen before the person left or the scene ended.",
+        "",
+        "| to | arrivals seen | missed | median | p95 |",
+        "|---|---:|---:|---:|---:|",
+        f"| motion | {motion['n']} | {motion['missed']} | {_sec(motion['median_s'])} | {_sec(motion['p95_s'])} |",
+        f"| occupied | {occupied['n']} | {occupied['missed']} | {_sec(occupied['median_s'])} | "
+        f"{_sec(occupied['p95_s'])} |",
+        "",
+        "## False alarms per hour in empty rooms",
+        "",
+        "Motion onsets (the chain's motion turning on from none) and `occupied` events while nobody is in the room, "
+        f"counted after the first {st['warmup_s']:g} s of each scene (the detector settling; hours exclude it). "
+        "In brackets: the one-sided 95 % Poisson upper bound (≈ 3 / hours when no alarm was seen).",
+        "",
+        "| distractor | scenarios | scenes | hours | motion onsets | per hour | occupied events | per hour |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in summary["false_alarms"]:
+        lines.append(
+            f"| {row['distractor']} | {', '.join(row['scenarios'])} | {row['scenes']} | {row['hours']:.3g} | "
+            f"{row['motion']['count']} | {_rate(row['motion'])} | {row['occupied']['count']} | "
+            f"{_rate(row['occupied'])} |"
+        )
+    presence = summary["presence"]
+    lines += [
+        "",
+        "## Presence",
+        "",
+        "Occupied accuracy: the fraction of ground-truth occupied frames the chain also calls occupied. "
+        "Agreement: the fraction of all frames of the scene kind where chain and truth agree.",
+        "",
+        "| scene kind | scenes | occupied time | occupied accuracy | agreement |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, row in (*presence["per_kind"].items(), ("**all human scenes**", presence["all_human_scenes"])):
+        lines.append(f"| {kind} | {row['scenes']} | {row['occupied_s']:.0f} s | {_pct(row['occupied_accuracy'])} | "
+                     f"{_pct(row['agreement'])} |")
+    vacancy = presence["vacancy_delay"]
+    lines += [
+        "",
+        f"Vacancy delay after a departure (visit scenes): median {_sec(vacancy['median_s'])}, p95 "
+        f"{_sec(vacancy['p95_s'])} over {vacancy['n']} departures; {vacancy['censored']} still occupied when the "
+        f"scene ended; {vacancy['not_occupied_at_departure']} departures the chain never saw as occupied.",
+        "",
+        "## DET: detection rate against false alarms",
+        "",
+        "The score threshold sweeps from 0.02 to 0.98; each point replays the cached scores through threshold + "
+        f"{summary['config']['presence']['confirm_frames']}-frame debounce (the detector alone, without the presence "
+        "machine's context-dependent sensitivity). The marker is the chain's own operating point.",
+        "",
+        "![DET curve](det.png)",
+        "",
+        "| threshold | major detected | minor detected | false alarms per hour |",
+        "|---:|---:|---:|---:|",
+    ]
+    for i, threshold in enumerate(det["thresholds"]):
+        if i % 4 == 0:
+            fa = det["false_alarms_per_hour"][i]
+            lines.append(f"| {threshold:.2f} | {_pct(det['major_rate'][i])} | {_pct(det['minor_rate'][i])} | "
+                         f"{'–' if fa is None else f'{fa:.3g}'} |")
+    lines += ["", "Every number, the config and the list of scenes are in [report.json](report.json).", ""]
+    return "\n".join(lines)
+
+
+def _plot_distance(detection: dict, out_png: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    for offset, kind in ((-0.2, "major"), (0.2, "minor")):
+        rows = detection[kind]["by_distance"]
+        x = np.arange(len(rows)) + offset
+        rates = [np.nan if r["rate"] is None else 100 * r["rate"] for r in rows]
+        ax.bar(x, np.nan_to_num(rates), width=0.4, color=MOTION_COLOURS[kind], label=f"{kind} motion")
+        for xi, rate, row in zip(x, rates, rows):
+            ax.text(xi, (0 if np.isnan(rate) else rate) + 1, f"n={row['events']}", ha="center", fontsize=7)
+    ax.set_xticks(np.arange(len(rows)), [r["bin"] for r in rows])
+    ax.set_ylim(0, 110)
+    ax.set_xlabel("person's distance to the device")
+    ax.set_ylabel("events detected (%)")
+    ax.legend(loc="lower left")
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def _plot_det(det: dict, alarm_hours: float, out_png: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fa = np.array([np.nan if v is None else v for v in det["false_alarms_per_hour"]])
+    for kind in ("major", "minor"):
+        rate = np.array([np.nan if v is None else 100 * v for v in det[f"{kind}_rate"]])
+        ax.plot(fa, rate, "o-", ms=3, color=MOTION_COLOURS[kind], label=f"{kind} motion")
+        point = det["chain_operating_point"]
+        if point["false_alarms_per_hour"] is not None and point[f"{kind}_rate"] is not None:
+            ax.plot(point["false_alarms_per_hour"], 100 * point[f"{kind}_rate"], "*", ms=12,
+                    color=MOTION_COLOURS[kind], markeredgecolor="black")
+    if alarm_hours:
+        ax.set_xscale("symlog", linthresh=1.0 / alarm_hours)  # zero alarms stays on the axis
+        ax.axvline(3.0 / alarm_hours, color="grey", lw=0.8, ls=":", label="95 % bound at 0 alarms")
+    ax.set_xlabel(f"false-alarm onsets per hour (empty rooms, {alarm_hours:.3g} h)")
+    ax.set_ylabel("events detected (%)")
+    ax.set_ylim(0, 102)
+    ax.legend(loc="lower right", title="★ chain at its config")
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)

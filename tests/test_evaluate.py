@@ -1,0 +1,165 @@
+"""The evaluation harness: metrics with known answers on hand-made frames, and a tiny real run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from uspd.cli import app
+from uspd.evaluate import (
+    HELD_OUT_SEED_START,
+    WARMUP_S,
+    EvaluationSettings,
+    SceneFrames,
+    SceneJob,
+    arrivals,
+    debounce,
+    det_curve,
+    events_hit,
+    false_onsets,
+    first_after_s,
+    plan_scenes,
+    poisson_upper_95,
+    rate_by_distance,
+    rate_per_hour,
+    spans,
+)
+
+HOP_S = 0.02
+runner = CliRunner()
+
+
+def _frames(group: str, score: np.ndarray, truth_motion: list[str] | None = None) -> SceneFrames:
+    """Hand-made frames: a human scene (truth_motion given, a person at 2 m throughout) or an empty one."""
+    n = len(score)
+    motion = np.array(truth_motion or ["none"] * n)
+    human = truth_motion is not None
+    return SceneFrames(
+        job=SceneJob(group, group, HELD_OUT_SEED_START, n * HOP_S, None), array="single", carrier_hz=32000.0,
+        time_s=(np.arange(n) + 1) * HOP_S, score=np.asarray(score, dtype=np.float32),
+        moving=np.zeros(n, bool), occupied=np.zeros(n, bool), truth_motion=motion,
+        truth_occupied=np.full(n, human), distance_m=np.full(n, 2.0 if human else np.nan),
+    )
+
+
+def test_spans_and_debounce_follow_the_presence_machine():
+    active = np.array([0, 1, 1, 0, 1, 1, 1, 1, 0, 1], bool)
+    start, stop = spans(active)
+    np.testing.assert_array_equal(start, [1, 4, 9])
+    np.testing.assert_array_equal(stop, [3, 8, 10])
+    # motion is confirmed on the third consecutive frame over the threshold, not before
+    np.testing.assert_array_equal(debounce(active, 3), [0, 0, 0, 0, 0, 0, 1, 1, 0, 0])
+
+
+def test_events_are_hit_within_the_span_or_its_tolerance():
+    truth = np.array(["none", "major", "major", "none", "none", "none", "major", "none", "none", "none"])
+    start, stop = spans(truth == "major")
+    late = np.zeros(10, bool)
+    late[4] = True  # two frames after the first span, long before the second
+    np.testing.assert_array_equal(events_hit(start, stop, late, tolerance_frames=2), [True, False])
+    np.testing.assert_array_equal(events_hit(start, stop, late, tolerance_frames=1), [False, False])
+
+
+def test_detection_rate_by_distance_bins():
+    rows = rate_by_distance(np.array([0.5, 1.5, 1.7, 4.2, 6.0]), np.array([True, True, False, False, True]))
+    assert [r["bin"] for r in rows] == ["0–1 m", "1–2 m", "2–3 m", "3–4 m", "4–5 m", "5+ m"]
+    assert [r["events"] for r in rows] == [1, 2, 0, 0, 1, 1]
+    assert [r["rate"] for r in rows] == [1.0, 0.5, None, None, 0.0, 1.0]
+
+
+def test_latency_runs_from_the_arrival_to_the_first_detection():
+    truth_occupied = np.zeros(40, bool)
+    truth_occupied[10:30] = True
+    truth_motion = np.full(40, "none", dtype="<U5")
+    truth_motion[12:20] = "major"
+    start, stop = arrivals(truth_motion, truth_occupied)
+    np.testing.assert_array_equal(start, [12])
+    np.testing.assert_array_equal(stop, [30])
+    time_s = (np.arange(40) + 1) * HOP_S
+    moving = np.zeros(40, bool)
+    moving[15] = True
+    np.testing.assert_allclose(first_after_s(start, stop, moving, time_s), [3 * HOP_S])
+    assert np.isnan(first_after_s(start, stop, np.zeros(40, bool), time_s)[0])  # never seen: missed
+
+
+def test_false_alarm_rate_and_its_zero_alarm_upper_bound():
+    assert poisson_upper_95(0) == pytest.approx(-np.log(0.05))  # the "rule of three"
+    assert rate_per_hour(0, 2.0) == {"count": 0, "per_hour": 0.0, "upper95_per_hour": pytest.approx(1.498, abs=1e-3)}
+    four = rate_per_hour(4, 2.0)
+    assert four["per_hour"] == 2.0 and four["upper95_per_hour"] == pytest.approx(9.154 / 2, abs=1e-3)
+
+
+def test_false_onsets_skip_the_warm_up_and_occupied_time():
+    time_s = np.arange(1, 1001) * HOP_S  # 20 s
+    active = np.zeros(1000, bool)
+    active[[10, 400, 800]] = True  # at 0.22 s (warm-up), 8 s and 16 s
+    occupied = np.zeros(1000, bool)
+    occupied[700:900] = True
+    assert time_s[10] < WARMUP_S
+    assert false_onsets(active, occupied, time_s) == 1
+
+
+def test_det_curve_falls_as_the_threshold_rises():
+    rng = np.random.default_rng(0)
+    truth = np.where(np.arange(3000) % 100 < 30, "major", "none").tolist()
+    human = _frames("walk_in", rng.uniform(0.0, 1.0, 3000) ** 2, truth)
+    empty = _frames("empty_quiet", rng.uniform(0.0, 0.8, 30000))
+    det = det_curve([human, empty], confirm_frames=3, tolerance_frames=25, thresholds=(0.1, 0.3, 0.5, 0.7, 0.9))
+    major = np.array(det["major_rate"])
+    assert major[0] == 1.0 and np.all(np.diff(major) <= 0)
+    assert det["minor_rate"] == [None] * 5  # no minor events in these scenes
+    fa = det["false_alarms_per_hour"]
+    assert fa[0] > fa[2] > 0 and fa[-1] == 0.0  # empty-room scores never reach 0.8
+
+
+def test_held_out_plan_splits_the_hours_over_distractors():
+    jobs = plan_scenes(EvaluationSettings(hours=1.0, scenes_per_kind=2, seed_offset=5))
+    assert min(job.seed for job in jobs) == HELD_OUT_SEED_START + 5
+    empty = [job for job in jobs if not job.is_human]
+    assert sum(job.duration_s for job in empty) == pytest.approx(3600.0)
+    assert {"cat", "dog", "empty_fan", "ceiling_fan", "music_loud_empty"} <= {job.name for job in empty}
+    assert sum(job.is_human for job in jobs) == 2 * 6
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval1")
+    result = runner.invoke(app, ["evaluate", "--hours", "0.02", "--scenes-per-kind", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_tiny_run_writes_the_documented_report(tiny_report):
+    files = {p.name for p in tiny_report.iterdir()}
+    assert files == {"report.md", "report.json", "det.png", "detection_by_distance.png"}
+    report = json.loads((tiny_report / "report.json").read_text())
+    assert {"command", "settings", "config", "totals", "detection", "latency", "false_alarms", "presence", "det",
+            "scenes"} <= set(report)
+    assert report["totals"]["scenes"] == 6 + 12
+    assert report["totals"]["alarm_hours"] == pytest.approx((0.02 * 3600 - 12 * WARMUP_S) / 3600)
+    assert len(report["detection"]["major"]["by_distance"]) == 6
+    assert report["detection"]["major"]["events"] > 0 and report["latency"]["motion"]["n"] > 0
+    assert [row["distractor"] for row in report["false_alarms"]][-1] == "all distractors"
+    assert len(report["det"]["thresholds"]) == len(report["det"]["false_alarms_per_hour"])
+    assert all(scene["seed"] >= HELD_OUT_SEED_START for scene in report["scenes"])
+    markdown = (tiny_report / "report.md").read_text()
+    assert report["command"] in markdown and "![DET curve](det.png)" in markdown
+
+
+def test_two_workers_give_the_same_numbers(tiny_report, tmp_path):
+    result = runner.invoke(app, ["evaluate", "--hours", "0.02", "--scenes-per-kind", "1", "--workers", "2",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    one, two = (json.loads((path / "report.json").read_text()) for path in (tiny_report, tmp_path))
+    one.pop("command"), two.pop("command")
+    assert one == two
+
+
+def test_bad_options_are_one_clear_error(tmp_path):
+    result = runner.invoke(app, ["evaluate", "--workers", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "workers must be at least 1" in result.output
+    result = runner.invoke(app, ["evaluate", "--array", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown mic array 'nope'" in result.output
