@@ -1,7 +1,10 @@
 """The classical baseline: Doppler energy and bandwidth against an adaptive noise floor.
 
 In the spirit of SoundWave (Gupta et al., CHI 2012): motion shows as Doppler energy
-outside the clutter notch around 0 m/s, spread over several velocity bins. Each bin keeps
+outside the clutter notch around 0 m/s, spread over several velocity bins. A body moves
+one way at a time, while fan blades and a speaker's intermodulation put equal energy on
+both sides of the carrier: ``asymmetry_weight`` blends the total excess energy with its
+one-sided part |E₊ − E₋|, in which such symmetric pairs cancel. Each bin keeps
 its own noise floor: the running mean of its power over frames where it is not active,
 creeping up only slowly while it is, so a person does not become the floor while a steady
 hum does. A bin is active 6 dB over that mean: noise alone crosses it in 1.8 % of bins with
@@ -51,6 +54,7 @@ class BaselineDetector:
         if not self._outside.any():
             raise ValueError(f"the notch (±{config.notch_m_s} m/s) covers the whole velocity axis")
         self._velocity = np.asarray(velocity_m_s, dtype=float)[self._outside]
+        self._positive = self._velocity > 0
         self._rise = 1.0 - np.exp(-hop_s / config.floor_rise_s)
         self._track = 1.0 - np.exp(-hop_s / config.floor_track_s)
         self._warmup_frames = int(np.ceil(config.warmup_s / hop_s))
@@ -90,7 +94,10 @@ class BaselineDetector:
             ratio = frame / self._floor
             on = ratio >= threshold
             energy = np.where(on, ratio - 1.0, 0.0) if on.sum() >= cfg.min_active_bins else np.zeros_like(ratio)
-            excess_db[i] = power_to_db(energy.mean())
+            approaching, receding = energy[self._positive].sum(), energy[~self._positive].sum()
+            one_sided = (1.0 - cfg.asymmetry_weight) * (approaching + receding) + cfg.asymmetry_weight * abs(
+                approaching - receding)
+            excess_db[i] = power_to_db(one_sided / len(energy))
             active[i] = on.sum()
             centroid[i] = (energy @ self._velocity) / energy.sum() if energy.any() else 0.0
             # Inactive bins: running mean of power (plain mean until the time constant is
