@@ -58,20 +58,22 @@ class FrontendConfig(_Section):
 class BaselineConfig(_Section):
     """The classical detector: Doppler energy and bandwidth over an adaptive noise floor.
 
-    Defaults tuned on tuning seeds (docs/evaluation/baseline-tuning.md, made by
-    benchmarks/tune_baseline.py), never on the evaluation's held-out rooms.
+    Defaults chosen on tuning seeds (docs/evaluation/baseline-tuning.md, made by
+    benchmarks/tune_baseline.py), never on the evaluation's held-out rooms: the most
+    sensitive setting, since every setting that cut false alarms cost far more minor-motion
+    detection (which presence relies on) than it saved.
     """
 
     notch_m_s: float = Field(0.15, ge=0, description="|v| below this is clutter and breathing, not motion")
     active_db: float = Field(6.0, gt=0, description="a velocity bin is active this far above its floor")
-    min_active_bins: int = Field(6, ge=1, description="fewer active bins than this is a line, not a body")
+    min_active_bins: int = Field(2, ge=1, description="fewer active bins than this is a line, not a body")
     floor_rise_s: float = Field(10.0, gt=0, description="time constant (in dB) of the floor creeping up under motion")
     floor_track_s: float = Field(3.0, gt=0, description="time constant of the floor's mean over inactive frames")
-    score_center_db: float = Field(6.0, description="excess energy (dB re floor) that scores 0.5; one-mic noise reaches +1 dB in 0.1 % of frames")
+    score_center_db: float = Field(3.0, description="excess energy (dB re floor) that scores 0.5; one-mic noise reaches +1 dB in 0.1 % of frames")
     score_width_db: float = Field(3.0, gt=0, description="dB of excess energy per e-fold of the score's odds")
     warmup_s: float = Field(1.0, ge=0, description="scores stay 0 while the first frames teach the floor")
     asymmetry_weight: float = Field(
-        0.5, ge=0, le=1, description="0: total excess energy; 1: only its one-sided part (symmetric fans, music cancel)"
+        0.0, ge=0, le=1, description="0: total excess energy; 1: only its one-sided part (symmetric fans, music cancel)"
     )
 
 
