@@ -1342,13 +1342,6 @@ class Door(Mover):
                 f"a {self.width_m} m door hinged at {self.hinge_along_m} m does not fit on wall {self.wall}"
             )
 
-    @property
-    def entry_xy_m(self) -> tuple[float, float]:
-        """Where someone coming through this doorway is 0.4 m into the room."""
-        origin, along, inward, _ = _wall_frame(self.wall, self.room_size_m)
-        point = origin + (self.hinge_along_m + self.opens_towards * self.width_m / 2) * along + 0.4 * inward
-        return float(point[0]), float(point[1])
-
     def _angles(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Opening angle (0 = shut) and how strongly it is being moved (for the label)."""
         draft = _gate(t_s, self.drafts_s, self._RAMP_S)
