@@ -163,3 +163,13 @@ def test_bad_options_are_one_clear_error(tmp_path):
     assert result.exit_code == 2 and "workers must be at least 1" in result.output
     result = runner.invoke(app, ["evaluate", "--array", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown mic array 'nope'" in result.output
+
+
+def test_an_unknown_detector_is_one_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from uspd.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--detector", "nn", "--hours", "0.01", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "detect.detector" in result.output and "'baseline'" in result.output

@@ -166,14 +166,18 @@ def evaluate(
     seed_offset: Annotated[int, typer.Option(help="shift within the held-out seeds (≥ 1,000,000) for a fresh draw")] = 0,
     array: Annotated[Optional[str], typer.Option(help="mic array for every scene (default: as each scenario draws it)")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.md, report.json, det.png, detection_by_distance.png")] = Path("uspd-eval"),
+    detector: Annotated[Optional[str], typer.Option(help="frame detector to judge (default: the config's, 'baseline')")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the detection chain on held-out simulated rooms and report detection by distance,
     latency, false alarms per hour, presence accuracy and the DET curve."""
+    from uspd.config import config_from_dict
     from uspd.evaluate import EvaluationSettings, evaluate as run_evaluation, plan_scenes, write_report
 
     try:
         cfg = load_config(config)
+        if detector is not None:
+            cfg = config_from_dict({**cfg.model_dump(), "detect": {"detector": detector}}, source="--detector")
         settings = EvaluationSettings(hours=hours, scenes_per_kind=scenes_per_kind, seed_offset=seed_offset,
                                       array=array, workers=workers)
     except (ConfigError, ValueError) as err:
@@ -181,7 +185,8 @@ def evaluate(
     command = " ".join(
         [f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
          f"--seed-offset {seed_offset} --out {out}"]
-        + [f"{flag} {value}" for flag, value in (("--array", array), ("--config", config)) if value is not None]
+        + [f"{flag} {value}" for flag, value in (("--array", array), ("--detector", detector), ("--config", config))
+           if value is not None]
     )
     jobs = plan_scenes(settings)
     with _progress() as progress:

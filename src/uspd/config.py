@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -113,10 +114,17 @@ class PresenceConfig(_Section):
         return self
 
 
+class DetectConfig(_Section):
+    """Which detector scores the Doppler frames (the presence machine is the same for all)."""
+
+    detector: Literal["baseline"] = Field("baseline", description="frame detector: the classical baseline")
+
+
 class Config(_Section):
     simulation: SimulationConfig = SimulationConfig()
     emission: EmissionConfig = EmissionConfig()
     frontend: FrontendConfig = FrontendConfig()
+    detect: DetectConfig = DetectConfig()
     baseline: BaselineConfig = BaselineConfig()
     presence: PresenceConfig = PresenceConfig()
 

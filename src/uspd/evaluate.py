@@ -500,7 +500,8 @@ def _markdown(summary: dict) -> str:
         f"{totals['scenes'] - totals['human_scenes']} empty-room scenes ({totals['empty_hours']:.2f} h), held-out "
         f"seeds from {st['held_out_seed_start'] + st['seed_offset']:,} (training uses seeds below "
         f"{st['held_out_seed_start']:,}); mic array: {st['array'] or 'as each scenario draws it'}. Fast baseband "
-        "renderer → streaming Doppler spectrogram → baseline detector → presence machine, against per-hop ground truth.",
+        f"renderer → streaming Doppler spectrogram → {summary['config']['detect']['detector']} detector → presence "
+        "machine, against per-hop ground truth.",
         "",
         "## Motion detection by distance",
         "",

@@ -1,10 +1,11 @@
 """Doppler frames → motion scores → presence: the detection chain shared by files, live
 streams and the evaluation harness.
 
-A detector is anything that turns Doppler power frames into one score per frame; today
-that is the classical baseline, later the neural net. :class:`Detection` runs it and the
-presence state machine frame by frame, so a recording, a live stream and a simulated
-scene all give the same decisions.
+A detector is anything that turns Doppler power frames into one score per frame (and a
+Doppler centroid, for the presence machine's "leaving" hint): :data:`DETECTORS` names
+them and ``config.detect.detector`` picks one; today that is the classical baseline, the
+neural net joins it. :class:`Detection` runs it and the presence state machine frame by
+frame, so a recording, a live stream and a simulated scene all give the same decisions.
 
 >>> detection = Detection(config, velocity_m_s)
 >>> for power, frame_end_s in frames:                 # from FrontEnd.process, any block size
@@ -13,7 +14,9 @@ scene all give the same decisions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -42,11 +45,27 @@ class Decisions:
         )
 
 
+class FrameScores(Protocol):
+    score: np.ndarray  # (n_frames,) in [0, 1]
+    centroid_m_s: np.ndarray  # (n_frames,) energy-weighted radial velocity, + approaching
+
+
+class FrameDetector(Protocol):
+    def process(self, power: np.ndarray) -> FrameScores: ...
+
+    def reset(self) -> None: ...
+
+
+DETECTORS: dict[str, Callable[[Config, np.ndarray], FrameDetector]] = {
+    "baseline": lambda config, velocity_m_s: BaselineDetector(config.baseline, velocity_m_s, config.frontend.hop_s),
+}
+
+
 class Detection:
-    """Baseline detector + presence, streaming over Doppler frames (n_frames, n_velocity)."""
+    """The configured detector + presence, streaming over Doppler frames (n_frames, n_velocity)."""
 
     def __init__(self, config: Config, velocity_m_s: np.ndarray) -> None:
-        self.detector = BaselineDetector(config.baseline, velocity_m_s, config.frontend.hop_s)
+        self.detector = DETECTORS[config.detect.detector](config, velocity_m_s)
         self.presence = Presence(config.presence)
 
     def reset(self) -> None:
