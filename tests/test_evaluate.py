@@ -21,6 +21,7 @@ from uspd.evaluate import (
     events_hit,
     false_onsets,
     first_after_s,
+    motion_events,
     plan_scenes,
     poisson_upper_95,
     rate_by_distance,
@@ -173,3 +174,13 @@ def test_an_unknown_detector_is_one_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["evaluate", "--detector", "nn", "--hours", "0.01", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "detect.detector" in result.output and "'baseline'" in result.output
+
+
+def test_every_motion_event_has_its_latency_from_onset_to_first_detection():
+    truth = ["none"] * 10 + ["major"] * 20 + ["none"] * 10 + ["major"] * 5 + ["none"] * 20
+    scene = _frames("walk_in", np.zeros(len(truth)), truth)
+    scene.moving[15] = True  # the first walk is seen 5 hops after its onset; the second never
+    result = motion_events([scene], "major", tolerance_frames=2)
+    assert result["events"] == 2 and result["detected"] == 1
+    assert result["latency"]["n"] == 1 and result["latency"]["missed"] == 1
+    assert result["latency"]["median_s"] == pytest.approx(5 * HOP_S)
