@@ -45,7 +45,7 @@ from scipy import signal
 from uspd.config import SimulationConfig
 from uspd.physics import P_REF_PA, db_to_amplitude
 from uspd.sim.scene import Scene
-from uspd.sim.sources import windowed_sinc
+from uspd.sim.sources import white_noise, windowed_sinc
 
 _LN10_OVER_20 = np.log(10.0) / 20.0
 # Grid samples either side of a block for the resampling filter's edges: resample_poly's
@@ -574,34 +574,7 @@ def _source_paths(scene: Scene, prop: Propagation, source) -> tuple[np.ndarray, 
     return np.abs(mic) * np.exp(-alpha * dist_m) / dist_m, dist_m / prop.c_m_s + phase_delay_s
 
 
-_NOISE_BLOCK = 2**13  # samples per independently seeded block of noise
-
-
-class _BlockNoise:
-    """Unit-variance Gaussian noise (K, n) at absolute sample indices of one rate, drawn per
-    fixed block of ``_NOISE_BLOCK`` samples seeded by (scene seed, stream, block index): the
-    noise at a sample does not depend on how the scene is cut into chunks or windows, so
-    any window of a render equals the same samples of the whole render, noise included.
-    Complex noise has unit variance per component."""
-
-    def __init__(self, scene: Scene, stream: int, n_channels: int, complex_valued: bool) -> None:
-        self.seed, self.stream, self.n_channels, self.complex_valued = scene.seed, stream, n_channels, complex_valued
-        self._blocks: dict[int, np.ndarray] = {}  # the blocks of the last call: chunks share them
-
-    def _draw(self, block: int) -> np.ndarray:
-        if block in self._blocks:
-            return self._blocks[block]
-        rng = np.random.default_rng([self.seed, self.stream, block])
-        if self.complex_valued:
-            pair = rng.standard_normal((2, self.n_channels, _NOISE_BLOCK))
-            return pair[0] + 1j * pair[1]
-        return rng.standard_normal((self.n_channels, _NOISE_BLOCK))
-
-    def __call__(self, start: int, stop: int) -> np.ndarray:
-        first, last = start // _NOISE_BLOCK, (stop - 1) // _NOISE_BLOCK
-        self._blocks = {b: self._draw(b) for b in range(first, last + 1)}
-        blocks = np.concatenate(list(self._blocks.values()), axis=1) if last > first else self._blocks[first]
-        return blocks[:, start - first * _NOISE_BLOCK : stop - first * _NOISE_BLOCK]
+_NOISE_STREAM_BASEBAND, _NOISE_STREAM_PASSBAND = 201, 202  # apart from the sources' noise streams
 
 
 def iter_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
@@ -610,20 +583,21 @@ def iter_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.
 
     ``start_s``/``stop_s`` render only that window (default: the whole scene), in blocks
     on the same absolute grid as the whole render, the first and last cut to the window.
-    Its samples equal those of the whole render (noise included: see :class:`_BlockNoise`),
+    Its samples equal those of the whole render (noise is drawn per fixed block of absolute
+samples by :func:`~uspd.sim.sources.white_noise`),
     so a stretch of a day-long scene can be rendered on its own.
     """
     rate = config.baseband_rate_hz
     _check_rate(scene, rate)
     first, last = _window(scene, rate, start_s, stop_s)
     renderer = _FieldRenderer(scene, config, rate, baseband=True)
-    noise_std = np.sqrt(scene.device.hardware.noise_psd_fs2_per_hz() * rate)  # per I/Q component
-    noise = _BlockNoise(scene, 1, len(renderer.propagation.mics_m), complex_valued=True)
+    noise_rms = np.sqrt(2 * scene.device.hardware.noise_psd_fs2_per_hz() * rate)  # both I/Q components
+    n_mics = len(renderer.propagation.mics_m)
     for a, b, start, stop in _chunks(scene.duration_s, config.chunk_s, rate, first, last):
         field, envelope = renderer.field(a, b)
         field, envelope = field[:, start - a : stop - a], envelope[start - a : stop - a]
         if config.noise:
-            field = field + noise_std * noise(start, stop)
+            field = field + noise_rms * white_noise(scene.seed, _NOISE_STREAM_BASEBAND, start, stop, True, n_mics)
         yield Rendered(field.astype(np.complex64), rate, scene.carrier_hz, start / rate, envelope.astype(np.complex64))
 
 
@@ -665,7 +639,6 @@ def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.
     direct_m = np.linalg.norm(prop.mics_m - prop.speaker_m, axis=-1)
     audible_gain = np.abs(hardware.mic_gains(len(direct_m), 1000.0)) * music_pa_per_fs / direct_m
     noise_std = np.sqrt(hardware.noise_psd_fs2_per_hz() * rate / 2.0)
-    noise = _BlockNoise(scene, 2, len(prop.mics_m), complex_valued=False)
     lsb = 2.0 / 2**hardware.adc_bits
     tone_fs = float(db_to_amplitude(scene.level_dbfs))
     for a, b, start, stop in _chunks(scene.duration_s, config.chunk_s, rate, first, last):
@@ -683,7 +656,7 @@ def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.
                 audio[k] += audible_gain[k] * scene.music.drive_fs(t_s - d / prop.c_m_s)
         audio += _passband_sources(scene, prop, t_s)
         if config.noise:
-            audio += noise_std * noise(start, stop)
+            audio += noise_std * white_noise(scene.seed, _NOISE_STREAM_PASSBAND, start, stop, False, len(prop.mics_m))
         clipped = np.abs(audio) >= 1.0
         audio = np.clip(np.round(audio / lsb) * lsb, -1.0, 1.0 - lsb)
         yield Rendered(audio.astype(np.float32), rate, scene.carrier_hz, start / rate,

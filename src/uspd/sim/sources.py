@@ -124,18 +124,22 @@ def event_sum(
     return out
 
 
-def white_noise(seed: int, stream: int, start: int, stop: int, complex_valued: bool) -> np.ndarray:
-    """Unit-power white noise at absolute grid indices [start, stop), drawn per fixed block."""
+def white_noise(
+    seed: int, stream: int, start: int, stop: int, complex_valued: bool, n_channels: int | None = None
+) -> np.ndarray:
+    """Unit-power white noise at absolute grid indices [start, stop), drawn per fixed block,
+    so any span of it is the same whatever the calls that cover it: (n,), or (n_channels, n)."""
     first, last = start // _BLOCK, (stop - 1) // _BLOCK
+    shape = (_BLOCK,) if n_channels is None else (n_channels, _BLOCK)
     parts = []
     for block in range(first, last + 1):
         rng = np.random.default_rng([seed, stream, block + _SEED_OFFSET])
         if complex_valued:
-            pair = rng.standard_normal((2, _BLOCK))
+            pair = rng.standard_normal((2, *shape))
             parts.append((pair[0] + 1j * pair[1]) / np.sqrt(2.0))
         else:
-            parts.append(rng.standard_normal(_BLOCK))
-    return np.concatenate(parts)[start - first * _BLOCK : stop - first * _BLOCK]
+            parts.append(rng.standard_normal(shape))
+    return np.concatenate(parts, axis=-1)[..., start - first * _BLOCK : stop - first * _BLOCK]
 
 
 def lowpass_taps(rate_hz: float, half_band_hz: float) -> np.ndarray:
