@@ -255,7 +255,7 @@ def test_scatterers_sharing_a_grid_add_like_separate_scenes():
 def test_static_response_matches_the_complex_exponential_sum():
     prop = Propagation(_smart_speaker_scene(), SimulationConfig())
     offsets = np.fft.fftfreq(256, 1 / 3000.0)
-    length, amplitude = prop.static_paths()
+    length, amplitude = prop.static_paths
     phase = -2j * np.pi * (prop.carrier_hz + offsets) * (length[..., None] / prop.c_m_s)
     exact = np.einsum("kp,kpf->kf", amplitude, np.exp(phase)) * (prop.tone_pa * prop.mic_gain)[:, None]
     response = prop.static_response(offsets)

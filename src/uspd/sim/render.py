@@ -302,8 +302,10 @@ class Propagation:
         speed = np.linalg.norm(np.diff(positions_m, axis=1), axis=-1) * rate_hz
         return speed if samples is None else speed / np.diff(samples)
 
+    @cached_property
     def static_paths(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lengths and complex-free amplitudes of direct, wall-image and furniture paths: (K, P)."""
+        """Lengths and complex-free amplitudes of direct, wall-image and furniture paths: (K, P).
+        Computed once: the static filter's length, its DC value and its taps all start here."""
         to_mic = self.mics_m[:, None, :] - self._static_spk_images_m[None, :, :]  # (K, I, 3)
         dist = np.linalg.norm(to_mic, axis=-1)
         cos_theta = np.einsum("kix,ix->ki", to_mic, self._static_spk_axes) / dist
@@ -325,7 +327,7 @@ class Propagation:
         what is left (|φ| ≤ π, error < 1e-6 rad) stand in for a complex exponential five
         times slower.
         """
-        length, amplitude = self.static_paths()
+        length, amplitude = self.static_paths
         h = np.empty((len(length), len(offset_hz)), dtype=complex)
         for k, (delay_s, a) in enumerate(zip(length / self.c_m_s, amplitude)):
             cycles = np.multiply.outer(delay_s, self.carrier_hz + offset_hz)  # (P, F)
@@ -349,7 +351,7 @@ class _StaticFilter:
 
     def __init__(self, propagation: Propagation, rate_hz: float) -> None:
         self._propagation, self._rate_hz = propagation, rate_hz
-        length_m, _ = propagation.static_paths()  # (K, P)
+        length_m, _ = propagation.static_paths  # (K, P)
         self.lookahead = self.KERNEL[0]
         self.margin = int(np.ceil(length_m.max() / propagation.c_m_s * rate_hz)) + self.KERNEL[0]  # history needed before a block
         self.dc = propagation.static_response(np.zeros(1))[:, 0]
@@ -359,7 +361,7 @@ class _StaticFilter:
         """(K, lookahead + margin) FIR, tap i at lag i − lookahead; built on first use (only
         music needs it: a pure tone's static field is :attr:`dc`)."""
         propagation = self._propagation
-        length_m, amplitude = propagation.static_paths()  # (K, P)
+        length_m, amplitude = propagation.static_paths  # (K, P)
         delay = length_m / propagation.c_m_s * self._rate_hz  # samples
         lags = np.floor(delay).astype(np.int64)[..., None] + np.arange(-self.KERNEL[0] + 1, self.KERNEL[0] + 1)
         kernel = windowed_sinc(lags - delay[..., None], self.KERNEL)
