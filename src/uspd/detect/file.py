@@ -30,7 +30,7 @@ import soundfile as sf
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.detect.presence import Event
-from uspd.frontend.demod import NoPilotToneError, find_carrier_hz
+from uspd.frontend.demod import BATCH_BLOCK_S, NoPilotToneError, find_carrier_hz
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
 
 MIN_SAMPLE_RATE_HZ = 44100
@@ -38,7 +38,6 @@ MAX_CHANNELS = 16
 CLIPPED_ERROR_FRACTION = 0.01  # more samples than this at full scale: the recording is unusable
 WAV_FORMATS = ("WAV", "WAVEX", "RF64", "W64")  # RIFF WAV and its large-file variants
 TIMELINE_HEADER = ("time_s", "motion_score", "motion", "occupied")
-_BLOCK_S = 1.0  # audio streams through in blocks of this length: bounded memory
 _CARRIER_SEARCH_S = 2.0  # pilot-tone search window
 _CARRIER_FALLBACKS = (0.25, 0.5, 0.75)  # where else to look (fraction of the file) if the start has no tone
 _PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
@@ -101,12 +100,11 @@ def detect_file(
         parts: list[Decisions] = []
 
         def decide(power: np.ndarray, times: np.ndarray) -> None:
-            keep = times <= end_s + 1e-9  # frames wholly inside the recording, as in doppler_frames
-            if keep.any():
-                parts.append(detection.process(power[keep], times[keep]))
+            if len(times):
+                parts.append(detection.process(power, times))
 
         sound.seek(0)
-        step = max(1, int(round(_BLOCK_S * rate)))
+        step = max(1, int(round(BATCH_BLOCK_S * rate)))
         n_read, n_clipped, heard = 0, 0, False
         while n_read < n_samples:
             try:
@@ -294,7 +292,7 @@ def _find_carrier(sound: sf.SoundFile, path: Path) -> float:
 
 def _any_sound(sound: sf.SoundFile) -> bool:
     sound.seek(0)
-    return any(np.any(block) for block in sound.blocks(int(_BLOCK_S * sound.samplerate), dtype="float32"))
+    return any(np.any(block) for block in sound.blocks(int(BATCH_BLOCK_S * sound.samplerate), dtype="float32"))
 
 
 def _full_scale(subtype: str) -> float:

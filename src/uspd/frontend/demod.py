@@ -37,7 +37,7 @@ _MAX_CHANNELS = 64  # more "channels" than this means a (samples, channels) arra
 _MIN_TONE_DB = 20.0  # a pilot tone stands at least this far above the local floor
 _FLOOR_SPAN_HZ = 2000.0  # the local floor is the median PSD within this distance of the peak
 _PHASE_SPLIT = 1 << 20  # splits the sample counter so the mixing phase stays exact for days
-_BATCH_BLOCK_S = 1.0  # batch demodulation streams blocks of this length: bounded memory
+BATCH_BLOCK_S = 1.0  # whole recordings stream through in blocks of this length: bounded memory
 
 
 class NoPilotToneError(ValueError):
@@ -184,6 +184,11 @@ class Demodulator:
         return self._delay
 
     @property
+    def samples_in(self) -> int:
+        """Input samples per channel processed since the stream began."""
+        return self._n_in
+
+    @property
     def settle_samples(self) -> int:
         """Outputs before this index saw the stream switch on (their FIR window reaches before
         the first input sample), so they ramp up instead of showing the steady field."""
@@ -263,7 +268,7 @@ def demodulate(
     """
     x = check_audio(audio)
     demod = Demodulator(sample_rate_hz, carrier_hz, baseband_rate_hz)
-    step = int(_BATCH_BLOCK_S * sample_rate_hz)
+    step = int(BATCH_BLOCK_S * sample_rate_hz)
     parts = [demod.process(x[:, i : i + step]) for i in range(0, x.shape[1], step)]
     parts.append(demod.flush())
     return np.concatenate(parts, axis=1)[:, : x.shape[1] // demod.decimation]

@@ -16,12 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from uspd.config import FrontendConfig, SimulationConfig
-from uspd.frontend.demod import Demodulator, check_audio
+from uspd.frontend.demod import BATCH_BLOCK_S, Demodulator, check_audio
 from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.physics import speed_of_sound_m_s
 
 DEFAULT_SPEED_OF_SOUND_M_S = float(speed_of_sound_m_s(20.0))  # room air when nothing better is known
-_BATCH_BLOCK_S = 1.0  # recordings stream through in blocks of this length: bounded memory
 
 
 class FrontEnd:
@@ -58,10 +57,13 @@ class FrontEnd:
         return self._frames(self.demodulator.process(block))
 
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
-        """End of stream: frames from the demodulator's withheld tail; then ready for a new stream."""
-        out = self._frames(self.demodulator.flush())
+        """End of stream: frames from the demodulator's withheld tail that end within the
+        audio (the tail beyond it is the filter's zero padding); then ready for a new stream."""
+        end_s = self.demodulator.samples_in / self.demodulator.sample_rate_hz
+        power, times = self._frames(self.demodulator.flush())
         self.reset()
-        return out
+        keep = times <= end_s + 1e-9
+        return power[keep], times[keep]
 
     def _frames(self, baseband: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         skip = min(self._to_skip, baseband.shape[1])
@@ -75,11 +77,8 @@ def doppler_frames(
     """A whole recording (n_channels, n) → power, frame end times (s), velocity axis (m/s)."""
     x = check_audio(audio)
     front = FrontEnd(sample_rate_hz, carrier_hz, config, **front_end_kw)
-    step = int(_BATCH_BLOCK_S * sample_rate_hz)
+    step = int(BATCH_BLOCK_S * sample_rate_hz)
     parts = [front.process(x[:, i : i + step]) for i in range(0, x.shape[1], step)]
     velocity = front.velocity_m_s
     parts.append(front.flush())
-    power = np.concatenate([p for p, _ in parts])
-    times = np.concatenate([t for _, t in parts])
-    keep = times <= x.shape[1] / sample_rate_hz + 1e-9  # frames wholly inside the recording
-    return power[keep], times[keep], velocity
+    return np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts]), velocity
