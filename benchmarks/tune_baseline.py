@@ -25,9 +25,8 @@ from uspd.config import BaselineConfig, Config
 from uspd.detect.baseline import BaselineDetector
 from uspd.detect.presence import Presence
 from uspd.evaluate import DISTRACTORS, HELD_OUT_SEED_START, WARMUP_S, events_hit, onsets, spans
-from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband
+from uspd.sim.render import iter_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 TUNING_SEED = 1000
@@ -53,10 +52,8 @@ def _render(job: tuple[str, str, int, float]) -> Cached:
     group, name, seed, duration_s = job
     config = Config()
     scene = build_scene(name, seed, duration_s=duration_s)
-    spec = DopplerSpectrogram(config.frontend, carrier_hz=scene.carrier_hz,
-                              baseband_rate_hz=config.simulation.baseband_rate_hz,
-                              speed_of_sound_m_s=scene.speed_of_sound_m_s)
-    parts = [spec.process(block.signal) for block in iter_baseband(scene, config.simulation)]
+    spec = scene_spectrogram(scene, config)
+    parts = list(iter_doppler(scene, config, spec))
     power, time_s = np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts])
     truth = label_scene(scene, config.frontend.hop_s)
     row = np.minimum(np.rint(time_s / config.frontend.hop_s).astype(int) - 1, len(truth) - 1)

@@ -10,7 +10,7 @@ from uspd.detect.baseline import BaselineDetector
 from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.physics import doppler_shift_hz
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband
+from uspd.sim.render import iter_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 RATE_HZ, CARRIER_HZ, C_M_S = 3000, 34000.0, 343.0
@@ -90,9 +90,8 @@ def test_wrong_frame_width_is_a_clear_error():
 @pytest.mark.parametrize("name, expect_motion", [("walk_in", True), ("empty_quiet", False)])
 def test_on_simulated_rooms(name, expect_motion):
     scene = build_scene(name, 2, duration_s=12.0, array="smart_speaker_7")
-    spec = DopplerSpectrogram(CONFIG.frontend, carrier_hz=scene.carrier_hz, baseband_rate_hz=RATE_HZ,
-                              speed_of_sound_m_s=scene.speed_of_sound_m_s)
-    parts = [spec.process(block.signal) for block in iter_baseband(scene, CONFIG.simulation)]
+    spec = scene_spectrogram(scene, CONFIG)
+    parts = list(iter_doppler(scene, CONFIG, spec))
     power, times = np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts])
     frames = BaselineDetector(CONFIG.baseline, spec.velocity_m_s, CONFIG.frontend.hop_s).process(power)
     truth = label_scene(scene, CONFIG.frontend.hop_s)

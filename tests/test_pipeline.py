@@ -7,9 +7,8 @@ import pytest
 
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
-from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband
+from uspd.sim.render import iter_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 CONFIG = Config()
@@ -17,13 +16,10 @@ CONFIG = Config()
 
 def _decide(name: str, seed: int, duration_s: float, block_frames: int | None = None) -> tuple[Decisions, object]:
     scene = build_scene(name, seed, duration_s=duration_s, array="smart_speaker_7")
-    spec = DopplerSpectrogram(CONFIG.frontend, carrier_hz=scene.carrier_hz,
-                              baseband_rate_hz=CONFIG.simulation.baseband_rate_hz,
-                              speed_of_sound_m_s=scene.speed_of_sound_m_s)
+    spec = scene_spectrogram(scene, CONFIG)
     detection = Detection(CONFIG, spec.velocity_m_s)
     parts = []
-    for block in iter_baseband(scene, CONFIG.simulation):
-        power, times = spec.process(block.signal)
+    for power, times in iter_doppler(scene, CONFIG, spec):
         step = block_frames or len(times) or 1
         parts += [detection.process(power[i : i + step], times[i : i + step]) for i in range(0, len(times), step)]
     return Decisions.concatenate(parts), label_scene(scene, CONFIG.frontend.hop_s)

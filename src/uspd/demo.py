@@ -16,10 +16,9 @@ from rich.table import Table
 
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
-from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.plot import plot_doppler
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband
+from uspd.sim.render import iter_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 STILL_BAND_M_S = 0.15  # |v| below this is breathing and residual clutter, not motion
@@ -34,14 +33,10 @@ def run_demo(seed: int, duration_s: float, out_dir: Path, console: Console, conf
         f"{' × '.join(f'{v:.1f}' for v in scene.room.size_m)} m room, {scene.carrier_hz / 1000:.1f} kHz tone; "
         f"someone walks in (scenario walk_in, seed {seed})."
     )
-    spectrogram = DopplerSpectrogram(
-        config.frontend, carrier_hz=scene.carrier_hz,
-        baseband_rate_hz=config.simulation.baseband_rate_hz, speed_of_sound_m_s=scene.speed_of_sound_m_s,
-    )
+    spectrogram = scene_spectrogram(scene, config)
     detection = Detection(config, spectrogram.velocity_m_s)
     frames, decisions = [], []
-    for block in iter_baseband(scene, config.simulation):
-        power, t = spectrogram.process(block.signal)
+    for power, t in iter_doppler(scene, config, spectrogram):
         frames.append(power)
         decisions.append(detection.process(power, t))
     power, decided = np.concatenate(frames), Decisions.concatenate(decisions)

@@ -54,11 +54,10 @@ from scipy import stats
 
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
-from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.plot import MOTION_COLOURS
 from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband
+from uspd.sim.render import iter_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 HELD_OUT_SEED_START = 1_000_000  # evaluation seeds start here; training must use seeds below it
@@ -176,12 +175,9 @@ def run_scene(job: SceneJob, config: Config) -> SceneFrames:
     """Render one scene block by block through the streaming chain; align truth to frames."""
     scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
     hop_s = config.frontend.hop_s
-    spectrogram = DopplerSpectrogram(
-        config.frontend, carrier_hz=scene.carrier_hz, baseband_rate_hz=config.simulation.baseband_rate_hz,
-        speed_of_sound_m_s=scene.speed_of_sound_m_s,
-    )
+    spectrogram = scene_spectrogram(scene, config)
     detection = Detection(config, spectrogram.velocity_m_s)
-    parts = [detection.process(*spectrogram.process(block.signal)) for block in iter_baseband(scene, config.simulation)]
+    parts = [detection.process(power, times) for power, times in iter_doppler(scene, config, spectrogram)]
     decisions = Decisions.concatenate(parts)
     truth = label_scene(scene, hop_s)
     row = np.rint(decisions.time_s / hop_s).astype(int) - 1  # the label frame ending with each decision

@@ -42,7 +42,8 @@ from functools import cached_property
 import numpy as np
 from scipy import signal
 
-from uspd.config import SimulationConfig
+from uspd.config import Config, SimulationConfig
+from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.physics import P_REF_PA, db_to_amplitude
 from uspd.sim.scene import Scene
 from uspd.sim.sources import white_noise, windowed_sinc
@@ -615,6 +616,23 @@ def render_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 
         blocks[0].start_s,
         np.concatenate([b.reference for b in blocks]),
     )
+
+
+def scene_spectrogram(scene: Scene, config: Config) -> DopplerSpectrogram:
+    """The streaming Doppler spectrogram that reads this scene's baseband render: its
+    carrier and its air's speed of sound on the velocity axis."""
+    return DopplerSpectrogram(config.frontend, carrier_hz=scene.carrier_hz,
+                              baseband_rate_hz=config.simulation.baseband_rate_hz,
+                              speed_of_sound_m_s=scene.speed_of_sound_m_s)
+
+
+def iter_doppler(scene: Scene, config: Config, spectrogram: DopplerSpectrogram, *, start_s: float = 0.0,
+                 stop_s: float | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The scene as a live device would see it, block by block: Doppler power (n_frames,
+    n_velocity) and frame end times (s) from ``spectrogram`` (see :func:`scene_spectrogram`)
+    fed with :func:`iter_baseband`."""
+    for block in iter_baseband(scene, config.simulation, start_s=start_s, stop_s=stop_s):
+        yield spectrogram.process(block.signal)
 
 
 def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
