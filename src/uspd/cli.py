@@ -35,6 +35,14 @@ def _progress() -> Progress:
     )
 
 
+def _command(base: str, options: dict[str, object]) -> str:
+    """The command line that repeats a run, recorded beside its output: ``base`` plus every
+    option the user gave (None: left at its default; True: a switch)."""
+    given = [flag if value is True else f"{flag} {value}" for flag, value in options.items()
+             if value is not None and value is not False]
+    return " ".join([base, *given])
+
+
 @app.command()
 def simulate(
     scenario: Annotated[Optional[str], typer.Argument(help="scenario name (see --list)")] = None,
@@ -67,11 +75,9 @@ def simulate(
         )
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
-    overrides = {"--rate": sample_rate, "--carrier": carrier, "--array": array, "--config": config}
-    rerender = " ".join(
-        [f"uspd simulate {scenario} --seed {seed} --duration {scene.duration_s:g}"]
-        + [f"{flag} {value}" for flag, value in overrides.items() if value is not None]
-        + (["--baseband"] if baseband else [])
+    rerender = _command(
+        f"uspd simulate {scenario} --seed {seed} --duration {scene.duration_s:g}",
+        {"--rate": sample_rate, "--carrier": carrier, "--array": array, "--config": config, "--baseband": baseband},
     )
     with _progress() as progress:
         task = progress.add_task(f"rendering {scenario}", total=scene.duration_s)
@@ -182,11 +188,10 @@ def evaluate(
                                       array=array, workers=workers)
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
-    command = " ".join(
-        [f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
-         f"--seed-offset {seed_offset} --out {out}"]
-        + [f"{flag} {value}" for flag, value in (("--array", array), ("--detector", detector), ("--config", config))
-           if value is not None]
+    command = _command(
+        f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
+        f"--seed-offset {seed_offset} --out {out}",
+        {"--array": array, "--detector": detector, "--config": config},
     )
     jobs = plan_scenes(settings)
     with _progress() as progress:
