@@ -678,12 +678,7 @@ class Person(Mover):
     ) -> Self:
         """A random person in ``mode``: walk_in, visit (in, stay, out), walk_through, seated, still.
         Keyword arguments override the drawn body and script parameters."""
-        body = dict(
-            height_m=float(rng.uniform(1.5, 1.95)), seed=int(rng.integers(2**31)),
-            torso_cross_section_m2=float(rng.uniform(0.005, 0.01)), reflectivity_db=float(rng.uniform(-4.0, 4.0)),
-            breathing_hz=float(rng.uniform(0.2, 0.33)), breathing_amplitude_m=float(rng.uniform(0.003, 0.006)),
-            seat_height_m=float(rng.uniform(0.42, 0.5)),
-        )
+        body = cls.draw_body(rng)
         door = door_xy_m or random_door_xy(rng, room_size_m, device_m)
         spot = _floor_point(rng, room_size_m, 0.7, (tuple(device_m[:2]), door), 1.0)
         speed = float(rng.uniform(0.6, 1.6))
@@ -720,6 +715,16 @@ class Person(Mover):
         if mode == "still":
             return cls.still(spot, heading, duration_s, **{"posture": posture, **kw}, **body)
         raise ValueError(f"unknown person mode '{mode}'; use walk_in, visit, walk_through, seated or still")
+
+    @staticmethod
+    def draw_body(rng: np.random.Generator) -> dict:
+        """A random adult's body: the keyword arguments of everything but the script."""
+        return dict(
+            height_m=float(rng.uniform(1.5, 1.95)), seed=int(rng.integers(2**31)),
+            torso_cross_section_m2=float(rng.uniform(0.005, 0.01)), reflectivity_db=float(rng.uniform(-4.0, 4.0)),
+            breathing_hz=float(rng.uniform(0.2, 0.33)), breathing_amplitude_m=float(rng.uniform(0.003, 0.006)),
+            seat_height_m=float(rng.uniform(0.42, 0.5)),
+        )
 
     @staticmethod
     def _walk_duration(from_xy_m: tuple[float, float], walk: Walk) -> float:

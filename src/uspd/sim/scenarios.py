@@ -343,16 +343,11 @@ class _Script:
     previous one or run past ``limit_s`` are dropped (stays are shortened to fit first)."""
 
     def __init__(self, rng: np.random.Generator, index: int, setting: Setting, doors: list[tuple[float, float]]):
-        from uspd.sim.movers import _floor_point
+        from uspd.sim.movers import Person, _floor_point
 
         self.index, self.setting, self.doors = index, setting, doors
         self.start_door = self.door = doors[int(rng.integers(len(doors)))]
-        self.body = dict(
-            height_m=float(rng.uniform(1.5, 1.95)), seed=int(rng.integers(2**31)),
-            torso_cross_section_m2=float(rng.uniform(0.005, 0.01)), reflectivity_db=float(rng.uniform(-4.0, 4.0)),
-            breathing_hz=float(rng.uniform(0.2, 0.33)), breathing_amplitude_m=float(rng.uniform(0.003, 0.006)),
-            seat_height_m=float(rng.uniform(0.42, 0.5)),
-        )
+        self.body = Person.draw_body(rng)
         self.speed_m_s = float(rng.uniform(0.8, 1.4))
         self.seat = _floor_point(rng, setting.size_m, 0.7, (setting.device_m[:2], *doors), 1.0)
         self.segments: list = []
