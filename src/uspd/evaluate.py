@@ -43,9 +43,9 @@ Scenes are independent: any number of worker processes gives the same numbers.
 from __future__ import annotations
 
 import json
-import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -54,6 +54,7 @@ from scipy import stats
 
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
+from uspd.parallel import map_jobs
 from uspd.plot import MOTION_COLOURS
 from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
@@ -192,34 +193,12 @@ def run_scene(job: SceneJob, config: Config) -> SceneFrames:
     )
 
 
-def _run_job(args: tuple[int, SceneJob, Config]) -> tuple[int, SceneFrames]:
-    index, job, config = args
-    return index, run_scene(job, config)
-
-
 def run_scenes(
     jobs: list[SceneJob], config: Config, workers: int = 1, on_scene: Callable[[SceneJob], None] | None = None
 ) -> list[SceneFrames]:
     """Every job's frames, in job order whatever the number of worker processes."""
-    results: dict[int, SceneFrames] = {}
-    # longest first, so the last scenes to finish are short ones and no worker idles long
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].duration_s)
-    tasks = [(i, jobs[i], config) for i in order]
-    if workers == 1:
-        finished = map(_run_job, tasks)
-        pool = None
-    else:  # spawn: no fork of a process whose progress-bar thread may hold a lock
-        pool = multiprocessing.get_context("spawn").Pool(workers)
-        finished = pool.imap_unordered(_run_job, tasks)
-    try:
-        for index, frames in finished:
-            results[index] = frames
-            if on_scene:
-                on_scene(frames.job)
-    finally:
-        if pool is not None:
-            pool.terminate()
-    return [results[i] for i in range(len(jobs))]
+    return map_jobs(partial(run_scene, config=config), jobs, workers, cost=lambda job: job.duration_s,
+                    on_done=(lambda job, _: on_scene(job)) if on_scene else None)
 
 
 # --------------------------------------------------------------------------------------
