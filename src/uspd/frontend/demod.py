@@ -199,6 +199,11 @@ class Demodulator:
         return self._decim
 
     @property
+    def stage_decimations(self) -> tuple[int, int]:
+        """(D1, D2): stage 1 decimates by D1 with the short filter, stage 2 by D2 with the sharp one."""
+        return self._stage1.decim, self._stage2.decim
+
+    @property
     def taps(self) -> np.ndarray:
         """(2·M·D + 1,) both stages as one centred low-pass FIR at the input rate, unit DC gain
         (read-only): its group delay is ``delay_samples`` baseband samples."""
