@@ -21,7 +21,6 @@ Live audio goes through the same filter, one block at a time:
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import SimulationConfig
@@ -44,12 +43,15 @@ class NoPilotToneError(ValueError):
     """The recording holds no stationary ultrasonic tone to demodulate."""
 
 
-def check_audio(audio: np.ndarray, *, complex_ok: bool = False, require_signal: bool = False) -> np.ndarray:
+def check_audio(
+    audio: np.ndarray, *, complex_ok: bool = False, require_signal: bool = False, convert: bool = True
+) -> np.ndarray:
     """Validate multichannel audio once, with errors a user can act on.
 
     audio: (n_channels, n) or (n,) for one channel. Returns (n_channels, n) float64
-    (complex128 where ``complex_ok``). ``require_signal`` rejects all-zero recordings,
-    which only a dead or muted microphone produces.
+    (complex128 where ``complex_ok``); with ``convert=False`` in its own real dtype, for a
+    caller that converts while copying anyway. ``require_signal`` rejects all-zero
+    recordings, which only a dead or muted microphone produces.
     """
     x = np.asarray(audio)
     if x.ndim == 1:
@@ -63,7 +65,8 @@ def check_audio(audio: np.ndarray, *, complex_ok: bool = False, require_signal: 
         )
     if np.iscomplexobj(x) and not complex_ok:
         raise ValueError("audio must be real-valued passband samples, got a complex array")
-    x = x.astype(np.complex128 if complex_ok else np.float64, copy=False)
+    if convert:
+        x = x.astype(np.complex128 if complex_ok else np.float64, copy=False)
     if not np.all(np.isfinite(x)):
         raise ValueError("audio contains NaN or infinite samples")
     if require_signal and not np.any(x):
@@ -110,15 +113,22 @@ def find_carrier_hz(audio: np.ndarray, sample_rate_hz: float, min_hz: float = 17
 
 
 class Demodulator:
-    """Streaming mixer and polyphase decimator: real audio blocks → aligned complex baseband.
+    """Streaming mixer and two-stage decimator: real audio blocks → aligned complex baseband.
 
-    The low-pass is a linear-phase Kaiser FIR (``firwin``) with 2·M·D + 1 taps, D the
-    decimation: its group delay is exactly M baseband samples, which are dropped, so
-    output sample j is at time j / baseband_rate_hz in every call sequence. The price is
-    latency: outputs lag the input by ``delay_samples`` baseband samples; :meth:`flush`
-    releases them at the end of a stream. The filter runs as one matrix product per
-    block of D input samples (each input row is multiplied once), and the mixing phase
-    comes from an absolute sample counter, so any block sizes give the batch result.
+    The decimation D splits as D1 · D2 (D2 the smallest factor ≥ 4, so stage 1 ends at
+    ≥ 4 × the baseband rate). Stage 1 is a short equiripple low-pass whose stopbands
+    cover only the bands that fold onto ±baseband/2 at its output; it runs on the real
+    audio with the carrier folded into its taps (a complex band-pass), so the mixing
+    itself happens at the stage-1 rate, D1 times fewer samples. Stage 2 is the sharp
+    Kaiser low-pass that sets the passband and the ≥ 60 dB stopband beyond ±baseband/2.
+    Both are linear phase and their combined delay fits the M·D input samples of the
+    single FIR this class used to run (``taps``), so output j is at time
+    j / baseband_rate_hz and is released after the same input as before: outputs lag
+    the input by ``delay_samples`` baseband samples; :meth:`flush` releases them.
+
+    Each stage is one float32 matrix product over all channels (:class:`_PolyphaseFir`),
+    and the mixing phase comes from an absolute sample counter, so any block sizes give
+    the batch result.
     """
 
     def __init__(
@@ -137,20 +147,35 @@ class Demodulator:
             )
         self._rate_hz, self._carrier_hz, self._baseband_hz = int(sample_rate_hz), float(carrier_hz), int(baseband_rate_hz)
         self._decim = self._rate_hz // self._baseband_hz
+        decim2 = next(d for d in range(min(4, self._decim), self._decim + 1) if self._decim % d == 0)
+        decim1 = self._decim // decim2
+        # Latency budget: that of one Kaiser FIR at the input rate meeting the stopband target.
         width_hz = (STOPBAND_EDGE - PASSBAND_EDGE) * baseband_rate_hz
         numtaps, beta = signal.kaiserord(_STOPBAND_DB, width_hz / (sample_rate_hz / 2))
         self._delay = -(-(numtaps - 1) // (2 * self._decim))
-        self._taps = signal.firwin(
-            2 * self._delay * self._decim + 1,
+        lowpass1 = _alias_band_lowpass(self._rate_hz, decim1, baseband_rate_hz)
+        half2 = (self._delay * self._decim - len(lowpass1) // 2) // decim1
+        lowpass2 = signal.firwin(
+            2 * half2 + 1,
             (PASSBAND_EDGE + STOPBAND_EDGE) / 2 * baseband_rate_hz,
             window=("kaiser", beta),
-            fs=sample_rate_hz,
+            fs=sample_rate_hz / decim1,
         )
+        # the whole cascade as one centred FIR at the input rate, for analysis and references
+        upsampled2 = np.zeros(decim1 * (len(lowpass2) - 1) + 1)
+        upsampled2[::decim1] = lowpass2
+        cascade = np.convolve(lowpass1, upsampled2)
+        pad = self._delay * self._decim - len(cascade) // 2
+        self._taps = np.pad(cascade, pad)
         self._taps.flags.writeable = False
-        # Taps (symmetric, so reversal is a no-op) as rows of D, front-padded so that
-        # window k spans input rows k … k + 2M and ends on the last sample of a row.
-        padded = np.concatenate([np.zeros(self._decim - 1), self._taps])
-        self._row_taps = padded.reshape(-1, self._decim).T  # (D, 2M + 1)
+        # Stage-1 output k is at input sample n = D1·k: Σ_i h1[i] · 2x[n − c + i] e^{−jω(n − c + i)}
+        # = e^{−jωn} Σ_i g[i] x[n − c + i] with g[i] = 2 h1[i] e^{−jω(i − c)}, c = the centre tap.
+        self._radians_per_sample = 2 * np.pi * self._carrier_hz / self._rate_hz
+        centre1 = len(lowpass1) // 2
+        bandpass1 = 2 * lowpass1 * np.exp(-1j * self._radians_per_sample * (np.arange(len(lowpass1)) - centre1))
+        self._stage1 = _PolyphaseFir(bandpass1, decim1, complex_input=False)
+        self._stage2 = _PolyphaseFir(lowpass2, decim2, complex_input=True)
+        self._decim1, self._half1, self._half2 = decim1, centre1, half2
         ratio = self._carrier_hz / self._rate_hz
         self._cycles_per_sample = ratio
         self._cycles_per_split = (ratio * _PHASE_SPLIT) % 1.0
@@ -174,8 +199,14 @@ class Demodulator:
         return self._decim
 
     @property
+    def stage_decimations(self) -> tuple[int, int]:
+        """(D1, D2): stage 1 decimates by D1 with the short filter, stage 2 by D2 with the sharp one."""
+        return self._stage1.decim, self._stage2.decim
+
+    @property
     def taps(self) -> np.ndarray:
-        """(n_taps,) the low-pass FIR at the input rate, unit DC gain (read-only)."""
+        """(2·M·D + 1,) both stages as one centred low-pass FIR at the input rate, unit DC gain
+        (read-only): its group delay is ``delay_samples`` baseband samples."""
         return self._taps
 
     @property
@@ -197,10 +228,13 @@ class Demodulator:
     def reset(self) -> None:
         """Start a new stream: zero history, sample counter at 0."""
         self._n_in = 0
+        self._n_out = 0
         self._n_channels: int | None = None
-        self._to_drop = self._delay
-        self._partial = np.zeros((2, 0, self._decim - 1))  # (re/im, channels, < D samples)
-        self._products = np.zeros((2, 0, 2 * self._delay, 2 * self._delay + 1))
+        # Stage 2's first window starts at stage-1 sample −half2, whose stage-1 window starts
+        # at input sample −D1·half2 − half1: the silence before the stream, as zeros.
+        self._next_stage1 = -self._half2
+        self._history_in = np.zeros((0, self._decim1 * self._half2 + self._half1), dtype=np.float32)
+        self._history1 = np.zeros((0, 0), dtype=np.complex64)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Demodulate the next block of audio.
@@ -209,19 +243,15 @@ class Demodulator:
         baseband samples that became complete; concatenated over calls they equal
         :func:`demodulate` of the concatenated audio, sample for sample.
         """
-        x = check_audio(block)
+        x = check_audio(block, convert=False)
         if self._n_channels is None:
             self._n_channels = x.shape[0]
-            self._partial = np.zeros((2, x.shape[0], self._decim - 1))
-            self._products = np.zeros((2, x.shape[0]) + self._products.shape[2:])
+            self._history_in = np.zeros((x.shape[0], self._history_in.shape[1]), dtype=np.float32)
+            self._history1 = np.zeros((x.shape[0], 0), dtype=np.complex64)
         elif x.shape[0] != self._n_channels:
             raise ValueError(f"block has {x.shape[0]} channels; this stream has {self._n_channels}")
-        n = np.arange(self._n_in, self._n_in + x.shape[1], dtype=np.int64)
         self._n_in += x.shape[1]
-        cycles = (self._cycles_per_split * (n // _PHASE_SPLIT) + self._cycles_per_sample * (n % _PHASE_SPLIT)) % 1.0
-        phase = 2 * np.pi * cycles
-        mixed = np.stack([2 * x * np.cos(phase), -2 * x * np.sin(phase)])  # 2·x·exp(−jθ) as (re, im)
-        return self._decimate(mixed)
+        return self._advance(x, self._n_in)
 
     def flush(self) -> np.ndarray:
         """End the stream: the last ``delay_samples`` outputs (input assumed zero after the end).
@@ -230,28 +260,110 @@ class Demodulator:
         """
         if self._n_channels is None:
             return np.zeros((0, 0), dtype=np.complex64)
-        tail = self._decimate(np.zeros((2, self._n_channels, self._delay * self._decim)))
+        padding = self._delay * self._decim
+        tail = self._advance(np.zeros((self._n_channels, padding), dtype=np.float32), self._n_in + padding)
         self.reset()
         return tail
 
-    def _decimate(self, mixed: np.ndarray) -> np.ndarray:
-        """FIR-filter and decimate (re/im, channels, m) float64 → (channels, k) complex64."""
-        buf = np.concatenate([self._partial, mixed], axis=-1)
-        n_rows = buf.shape[-1] // self._decim
-        rows = buf[..., : n_rows * self._decim].reshape(buf.shape[:2] + (n_rows, self._decim))
-        self._partial = buf[..., n_rows * self._decim :]
-        products = np.concatenate([self._products, rows @ self._row_taps], axis=2)  # (2, ch, 2M + rows, 2M + 1)
-        self._products = products[:, :, n_rows:]
-        # Output k sums the taps' diagonal: products[..., k + q, q] over q.
-        s0, s1, s2, s3 = products.strides
-        diagonals = as_strided(
-            products, shape=(2, products.shape[1], n_rows, products.shape[3]), strides=(s0, s1, s2, s2 + s3),
-            writeable=False,
-        )
-        out = diagonals.sum(axis=-1)
-        drop = min(self._to_drop, n_rows)
-        self._to_drop -= drop
-        return (out[0, :, drop:] + 1j * out[1, :, drop:]).astype(np.complex64)
+    def _advance(self, x: np.ndarray, n_in: int) -> np.ndarray:
+        """Feed (channels, m) real input, ``n_in`` samples in all → the outputs now due.
+
+        Releases as many outputs as the single FIR of ``taps`` completes (its window ends
+        M·D samples after an output's time), so latency and output counts stay as they were.
+        """
+        n_have = self._history_in.shape[1] + x.shape[1]
+        n1 = max(0, (n_have - self._stage1.n_taps) // self._stage1.decim + 1)
+        buffer = _join(self._history_in, x, self._stage1.span(n1))
+        self._history_in = buffer[:, self._stage1.decim * n1 : n_have].copy()
+        stage1 = self._stage1(buffer, n1) * self._mixing_phasor(self._next_stage1, n1)
+        self._next_stage1 += n1
+        n_due = max(0, -(-n_in // self._decim) - self._delay) - self._n_out
+        buffer = _join(self._history1, stage1, self._stage2.span(n_due))
+        self._history1 = buffer[:, self._stage2.decim * n_due : self._history1.shape[1] + n1].copy()
+        self._n_out += n_due
+        return self._stage2(buffer, n_due)
+
+    def _mixing_phasor(self, first: int, count: int) -> np.ndarray:
+        """e^{−jωn} at stage-1 samples first … first + count − 1 (n = D1 · index), complex64.
+
+        The phase comes from the absolute sample counter split in two, so it stays exact
+        however long the stream runs."""
+        n = self._decim1 * np.arange(first, first + count, dtype=np.int64)
+        cycles = (self._cycles_per_split * (n // _PHASE_SPLIT) + self._cycles_per_sample * (n % _PHASE_SPLIT)) % 1.0
+        return np.exp(-2j * np.pi * cycles).astype(np.complex64)
+
+
+class _PolyphaseFir:
+    """FIR filter and decimate by ``decim`` as one float32 matrix product over all channels.
+
+    ``y[k] = Σ_i taps[i] · x[k·decim + i]`` for (channels, n) x (windows start at x[0]).
+    x is cut into rows of B outputs' worth of input (S = B · decim samples); a block of B
+    outputs then reads Q consecutive rows, so Z = rows @ M once, and block t = Σ_q Z[t + q, q].
+    Every input sample is read once, by BLAS on large matrices, where a product per tap or
+    per decimation phase ran on small ones. Complex numbers travel as float32 (re, im) pairs.
+    """
+
+    _MAX_OUTPUTS_PER_ROW = 16  # measured: fastest for the 171-tap stage 2 at 96 kHz
+
+    def __init__(self, taps: np.ndarray, decim: int, *, complex_input: bool) -> None:
+        self.n_taps, self.decim = len(taps), decim
+        self._per_row = max(1, min(self.n_taps // decim, self._MAX_OUTPUTS_PER_ROW))
+        row = decim * self._per_row
+        self._rows_per_block = -(-(decim * (self._per_row - 1) + self.n_taps) // row)
+        window = np.zeros((self._rows_per_block * row, self._per_row), dtype=complex)
+        for b in range(self._per_row):
+            window[b * decim : b * decim + self.n_taps, b] = taps
+        m = window.reshape(self._rows_per_block, row, self._per_row).transpose(1, 0, 2)  # (S, Q, B)
+        if complex_input:  # input (re, im) → output (re, im): (a + jb)(c + jd) = ac − bd + j(ad + bc)
+            matrix = np.stack([np.stack([m.real, m.imag], -1), np.stack([-m.imag, m.real], -1)], axis=1)
+        else:
+            matrix = np.stack([m.real, m.imag], -1)
+        self._matrix = np.ascontiguousarray(matrix.reshape(-1, self._rows_per_block * self._per_row * 2), np.float32)
+        self._complex_input = complex_input
+
+    def span(self, n_out: int) -> int:
+        """Input samples that computing ``n_out`` outputs reads (zero padding included)."""
+        return (-(-n_out // self._per_row) + self._rows_per_block - 1) * self._per_row * self.decim
+
+    def __call__(self, x: np.ndarray, n_out: int) -> np.ndarray:
+        """x: (channels, ≥ span(n_out)) float32, or complex64 if built for complex input
+        → (channels, n_out) complex64."""
+        n_blocks = -(-n_out // self._per_row)
+        n_rows = n_blocks + self._rows_per_block - 1
+        flat = x[:, : n_rows * self._per_row * self.decim]
+        rows = (flat.view(np.float32) if self._complex_input else flat).reshape(x.shape[0], n_rows, -1)
+        z = (rows @ self._matrix).reshape(x.shape[0], n_rows, self._rows_per_block, 2 * self._per_row)
+        out = z[:, :n_blocks, 0].copy()
+        for q in range(1, self._rows_per_block):
+            out += z[:, q : q + n_blocks, q]
+        return out.view(np.complex64).reshape(x.shape[0], -1)[:, :n_out]
+
+
+def _join(history: np.ndarray, new: np.ndarray, min_length: int) -> np.ndarray:
+    """history then new along time, in history's dtype, zero-padded to at least ``min_length``."""
+    n = history.shape[1] + new.shape[1]
+    out = np.empty((history.shape[0], max(n, min_length)), dtype=history.dtype)
+    out[:, : history.shape[1]] = history
+    out[:, history.shape[1] : n] = new
+    out[:, n:] = 0
+    return out
+
+
+def _alias_band_lowpass(rate_hz: int, decim: int, baseband_rate_hz: float) -> np.ndarray:
+    """Stage-1 low-pass for decimation by ``decim``: flat to ±baseband/2, ≥ 80 dB down only
+    in the bands that fold onto that band at rate/decim (m · rate/decim ± baseband/2); the
+    rest stage 2 removes. Equiripple with 5 taps per decimation step: measured 81–123 dB
+    for 44.1–192 kHz audio.
+    """
+    if decim == 1:
+        return np.ones(1)
+    half_band_hz, out_rate_hz = baseband_rate_hz / 2, rate_hz / decim
+    bands, gains = [0.0, half_band_hz], [1.0]
+    for m in range(1, decim // 2 + 1):
+        bands += [m * out_rate_hz - half_band_hz, min(m * out_rate_hz + half_band_hz, rate_hz / 2)]
+        gains.append(0.0)
+    taps = signal.remez(2 * (5 * decim // 2) + 1, bands, gains, fs=rate_hz)
+    return taps / taps.sum()
 
 
 def demodulate(

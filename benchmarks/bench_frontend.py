@@ -1,0 +1,158 @@
+"""Front-end speed as a multiple of real time on one core: demodulator and whole front end.
+
+    python benchmarks/bench_frontend.py --baseline-rev fbbdfaa --out docs/benchmarks-frontend.md
+
+Issue 6 asks for a whole pipeline at ≤ 0.002 real-time factor (500× real time) per
+7-mic 96 kHz device on one core. Measured in one run on the same audio (a pilot tone, a
+moving echo and noise, fed in 1 s blocks as ``uspd detect`` feeds it):
+
+- the naive reference: float64 mixing with exact cos/sin, the demodulator's own low-pass
+  as one FIR at the input rate (``scipy.signal.lfilter``), every D-th output kept. Its
+  speed is the yardstick, so runs on different days compare as ratios; its output is
+  the accuracy check (relative RMS difference from the demodulator after the settle period);
+- :class:`~uspd.frontend.demod.Demodulator` and :class:`~uspd.frontend.stream.FrontEnd`
+  (demodulator + Doppler spectrogram) of this checkout;
+- with ``--baseline-rev``, the same two with ``demod.py`` as it was at that git revision.
+
+Times are CPU seconds of this process (best of ``--repeats``), which a training run
+sharing the machine disturbs less than wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+import types
+from pathlib import Path
+
+# One core, as the goal is stated: set before NumPy (and its BLAS) is first imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
+from scipy import signal  # noqa: E402
+
+from uspd.config import FrontendConfig  # noqa: E402
+from uspd.frontend.demod import Demodulator  # noqa: E402
+from uspd.frontend.stream import FrontEnd  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEVICES = (  # name, sample rate, mics, carrier
+    ("7 mics @ 96 kHz", 96000, 7, 34000.0),
+    ("2 mics @ 48 kHz", 48000, 2, 20000.0),
+)
+BLOCK_S = 1.0
+
+
+def _audio(rate_hz: int, n_mics: int, carrier_hz: float, seconds: float) -> np.ndarray:
+    """(n_mics, n) float64 laid out as ``uspd detect`` passes it (the transpose of a read block)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    echo = 0.01 * np.cos(2 * np.pi * (carrier_hz + 150.0) * t + 3 * np.sin(2 * np.pi * 0.7 * t))
+    tone = 0.3 * np.cos(2 * np.pi * carrier_hz * t)
+    return (tone + echo + 1e-3 * rng.standard_normal((n_mics, len(t)))).T.copy().T
+
+
+def _naive(audio: np.ndarray, rate_hz: int, carrier_hz: float, taps: np.ndarray, decimation: int,
+           delay_in: int) -> np.ndarray:
+    """Exact float64 mixing, full-rate FIR, every D-th sample: sample j at j·D input samples."""
+    phase = 2 * np.pi * carrier_hz / rate_hz * np.arange(audio.shape[1])
+    mixed = 2 * audio * np.exp(-1j * phase)
+    return signal.lfilter(taps, 1.0, mixed, axis=-1)[:, delay_in::decimation]
+
+
+def _cpu_s(run, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        run()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _stream(processor, audio: np.ndarray, rate_hz: int) -> list:
+    step = int(BLOCK_S * rate_hz)
+    parts = [processor.process(audio[:, i : i + step]) for i in range(0, audio.shape[1], step)]
+    return parts + [processor.flush()]
+
+
+def _demodulator_at(rev: str) -> type:
+    """The Demodulator class of ``src/uspd/frontend/demod.py`` at git revision ``rev``."""
+    source = subprocess.run(["git", "show", f"{rev}:src/uspd/frontend/demod.py"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType(f"demod_at_{rev}")
+    exec(compile(source, f"{rev}:src/uspd/frontend/demod.py", "exec"), module.__dict__)
+    return module.Demodulator
+
+
+def _measure(name: str, demod_cls: type, audio: np.ndarray, rate_hz: int, carrier_hz: float,
+             reference: np.ndarray, repeats: int) -> tuple[float, float, float]:
+    """× real time of the demodulator and of the front end built on it; relative RMS vs reference."""
+    seconds = audio.shape[1] / rate_hz
+    demod = demod_cls(rate_hz, carrier_hz)
+    demod_x = seconds / _cpu_s(lambda: _stream(demod, audio, rate_hz), repeats)
+    front = FrontEnd(rate_hz, carrier_hz, FrontendConfig())
+    front.demodulator = demod_cls(rate_hz, carrier_hz)
+    front.reset()
+    front_x = seconds / _cpu_s(lambda: _stream(front, audio, rate_hz), repeats)
+    baseband = np.concatenate(_stream(demod, audio[:, : reference.shape[1] * demod.decimation], rate_hz), axis=1)
+    settled = slice(demod.settle_samples, reference.shape[1] - demod.settle_samples)
+    error = baseband[:, settled] - reference[:, settled]
+    rel_rms = float(np.sqrt(np.mean(np.abs(error) ** 2) / np.mean(np.abs(reference[:, settled]) ** 2)))
+    print(f"  {name:28s} demodulator {demod_x:8.1f}×  front end {front_x:8.1f}×  rel. RMS vs naive {rel_rms:.1e}",
+          flush=True)
+    return demod_x, front_x, rel_rms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="audio per device for the streaming paths")
+    parser.add_argument("--naive-seconds", type=float, default=2.0, help="audio for the (slow) naive reference")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-rev", default=None, help="also measure demod.py at this git revision")
+    parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
+    args = parser.parse_args()
+
+    candidates = [("this checkout", Demodulator)]
+    if args.baseline_rev:
+        candidates.insert(0, (f"demod.py at {args.baseline_rev}", _demodulator_at(args.baseline_rev)))
+    rows = []
+    for device, rate_hz, n_mics, carrier_hz in DEVICES:
+        print(device, flush=True)
+        audio = _audio(rate_hz, n_mics, carrier_hz, args.seconds)
+        short = audio[:, : int(args.naive_seconds * rate_hz)]
+        demod = Demodulator(rate_hz, carrier_hz)
+        naive_args = (rate_hz, carrier_hz, demod.taps, demod.decimation, demod.delay_samples * demod.decimation)
+        naive_x = args.naive_seconds / _cpu_s(lambda: _naive(short, *naive_args), 1)
+        reference = _naive(short, *naive_args)
+        print(f"  {'naive reference':28s} demodulator {naive_x:8.2f}×  ({len(demod.taps)} taps)", flush=True)
+        rows.append((device, "naive reference", naive_x, None, None))
+        for name, demod_cls in candidates:
+            rows.append((device, name, *_measure(name, demod_cls, audio, rate_hz, carrier_hz, reference, args.repeats)))
+
+    naive_by_device = {device: x for device, name, x, _, _ in rows if name == "naive reference"}
+    lines = [
+        "| device | implementation | demodulator (× real time) | vs naive | front end (× real time) "
+        "| front end real-time factor | rel. RMS vs naive |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for device, name, demod_x, front_x, rel_rms in rows:
+        front = f"{front_x:,.1f} | {1 / front_x:.4f}" if front_x else "– | –"
+        error = f"{rel_rms:.1e}" if rel_rms is not None else "–"
+        lines.append(f"| {device} | {name} | {demod_x:,.1f} | {demod_x / naive_by_device[device]:,.0f} | {front} | {error} |")
+    header = (
+        f"One core ({platform.processor() or platform.machine()}, NumPy {np.__version__}), CPU time, best of "
+        f"{args.repeats}; {args.seconds:g} s of audio per device in {BLOCK_S:g} s blocks, the naive reference "
+        f"over {args.naive_seconds:g} s. Front end = demodulator + Doppler spectrogram."
+    )
+    table = "\n".join([header, "", *lines, ""])
+    print(table)
+    if args.out:
+        args.out.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
