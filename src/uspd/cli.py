@@ -164,6 +164,23 @@ def detect(
         console.print(f"… and {len(summary.transitions) - shown} more (write them all with --events)")
 
 
+def _detector_configs(base, specs: list[str]) -> dict:
+    """``--detector`` values → label → config. A spec is ``baseline``, ``neural`` (the
+    shipped model) or ``LABEL=MODEL.onnx`` (the neural detector with that model)."""
+    from uspd.config import config_from_dict
+
+    configs = {}
+    for spec in specs:
+        label, _, model = spec.partition("=")
+        detect = {"detector": label} if not model else {"detector": "neural", "model": model}
+        if model and not Path(model).is_file():
+            raise ValueError(f"--detector {spec}: no model file at {model}")
+        if label in configs:
+            raise ValueError(f"--detector {label} is given twice")
+        configs[label] = config_from_dict({**base.model_dump(), "detect": detect}, source=f"--detector {spec}")
+    return configs
+
+
 @app.command()
 def evaluate(
     hours: Annotated[float, typer.Option(help="simulated hours of empty rooms with distractors (false alarms)")] = 2.0,
@@ -172,18 +189,17 @@ def evaluate(
     seed_offset: Annotated[int, typer.Option(help="shift within the held-out seeds (≥ 1,000,000) for a fresh draw")] = 0,
     array: Annotated[Optional[str], typer.Option(help="mic array for every scene (default: as each scenario draws it)")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.md, report.json, det.png, detection_by_distance.png")] = Path("uspd-eval"),
-    detector: Annotated[Optional[str], typer.Option(help="frame detector to judge (default: the config's, 'baseline')")] = None,
+    detector: Annotated[Optional[list[str]], typer.Option(
+        help="detector to judge: baseline, neural or LABEL=MODEL.onnx; repeat it to compare several on the same scenes")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the detection chain on held-out simulated rooms and report detection by distance,
     latency, false alarms per hour, presence accuracy and the DET curve."""
-    from uspd.config import config_from_dict
-    from uspd.evaluate import EvaluationSettings, evaluate as run_evaluation, plan_scenes, write_report
+    from uspd.evaluate import EvaluationSettings, evaluate as run_evaluation, plan_scenes, write_comparison, write_report
 
     try:
         cfg = load_config(config)
-        if detector is not None:
-            cfg = config_from_dict({**cfg.model_dump(), "detect": {"detector": detector}}, source="--detector")
+        configs = _detector_configs(cfg, detector) if detector else {cfg.detect.detector: cfg}
         settings = EvaluationSettings(hours=hours, scenes_per_kind=scenes_per_kind, seed_offset=seed_offset,
                                       array=array, workers=workers)
     except (ConfigError, ValueError) as err:
@@ -191,13 +207,17 @@ def evaluate(
     command = _command(
         f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
         f"--seed-offset {seed_offset} --out {out}",
-        {"--array": array, "--detector": detector, "--config": config},
+        {"--array": array, **{"--detector": " --detector ".join(detector) if detector else None}, "--config": config},
     )
     jobs = plan_scenes(settings)
     with _progress() as progress:
         task = progress.add_task(f"evaluating {len(jobs)} scenes", total=sum(job.duration_s for job in jobs))
-        summary = run_evaluation(settings, cfg, on_scene=lambda job: progress.advance(task, job.duration_s))
-    for path in write_report(summary, out, command):
+        summaries = run_evaluation(settings, configs, on_scene=lambda job: progress.advance(task, job.duration_s))
+    if len(summaries) == 1:
+        paths = write_report(next(iter(summaries.values())), out, command)
+    else:
+        paths = write_comparison(summaries, out, command)
+    for path in paths:
         console.print(f"wrote {path}")
 
 
@@ -211,6 +231,66 @@ def demo(
     from uspd.demo import run_demo
 
     run_demo(seed=seed, duration_s=duration, out_dir=out, console=console)
+
+
+def _train_settings(epochs: int, seed: int):
+    from uspd.model.train import TrainSettings
+
+    return TrainSettings(epochs=epochs, seed=seed)
+
+
+def _require_torch() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise _fail('training needs PyTorch: python -m pip install -e ".[train]"')
+
+
+def _loop_progress(progress: Progress):
+    """A ``progress(stage, done, total)`` callback that shows one bar per stage."""
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: float, total: float) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done)
+
+    return update
+
+
+@app.command()
+def mine(
+    out: Annotated[Path, typer.Option("--out", help="folder for the seed, rare-event and final models and the report")] = Path("uspd-models"),
+    labeled_per_kind: Annotated[int, typer.Option(help="labeled scenes of each human kind and each distractor")] = 24,
+    corpus_hours: Annotated[float, typer.Option(help="hours of each unlabeled corpus (A: mining, B: collection)")] = 8.0,
+    epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 24,
+    seed: Annotated[int, typer.Option(help="training seed (scenes have their own seed ranges)")] = 0,
+    workers: Annotated[int, typer.Option(help="processes rendering scenes")] = 1,
+    cache: Annotated[Optional[Path], typer.Option(help="folder caching rendered feature frames between runs")] = Path.home() / ".cache" / "uspd",
+    config: ConfigOption = None,
+) -> None:
+    """Run the long-tail loop end to end: seed model on the labeled set, mine rare confusing
+    events from corpus A, rare-event model, collect from corpus B, retrain; write the three
+    models (ONNX fp32 and int8) and mining-report.md / .json."""
+    _require_torch()
+    from uspd.model.export import calibration_subset, save_model
+    from uspd.model.loop import LoopSettings, run_loop, write_loop_report
+
+    try:
+        cfg = load_config(config)
+        settings = LoopSettings(labeled_per_kind=labeled_per_kind, corpus_a_hours=corpus_hours,
+                                corpus_b_hours=corpus_hours, train=_train_settings(epochs, seed), workers=workers)
+    except (ConfigError, ValueError) as err:
+        raise _fail(str(err)) from None
+    command = _command(f"uspd mine --out {out} --labeled-per-kind {labeled_per_kind} --corpus-hours {corpus_hours:g} "
+                       f"--epochs {epochs} --seed {seed}", {"--config": config})
+    with _progress() as progress:
+        result = run_loop(settings, cfg, cache, _loop_progress(progress))
+    for name, net in (("seed", result.seed), ("rare", result.rare), ("motion", result.final)):
+        for path in save_model(net, out, name, {"command": command, "stage": name}, calibration_subset(result.calibration)):
+            console.print(f"wrote {path}")
+    for path in write_loop_report(result.report, out, command):
+        console.print(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

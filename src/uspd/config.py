@@ -117,7 +117,10 @@ class PresenceConfig(_Section):
 class DetectConfig(_Section):
     """Which detector scores the Doppler frames (the presence machine is the same for all)."""
 
-    detector: Literal["baseline"] = Field("baseline", description="frame detector: the classical baseline")
+    detector: Literal["neural", "baseline"] = Field(
+        "neural", description="frame detector: the shipped neural network, or the classical baseline"
+    )
+    model: Path | None = Field(None, description="ONNX model for the neural detector (default: the shipped one)")
 
 
 class Config(_Section):

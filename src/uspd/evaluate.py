@@ -172,33 +172,43 @@ def plan_scenes(settings: EvaluationSettings) -> list[SceneJob]:
     return jobs
 
 
-def run_scene(job: SceneJob, config: Config) -> SceneFrames:
-    """Render one scene block by block through the streaming chain; align truth to frames."""
+def run_scene(job: SceneJob, configs: dict[str, Config]) -> dict[str, SceneFrames]:
+    """Render one scene block by block (once) and stream it through every configured chain
+    (detectors side by side, same frames); align truth to frames."""
     scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
-    hop_s = config.frontend.hop_s
-    spectrogram = scene_spectrogram(scene, config)
-    detection = Detection(config, spectrogram.velocity_m_s)
-    parts = [detection.process(power, times) for power, times in iter_doppler(scene, config, spectrogram)]
-    decisions = Decisions.concatenate(parts)
+    render_config = next(iter(configs.values()))  # simulation and front end are shared
+    hop_s = render_config.frontend.hop_s
+    spectrogram = scene_spectrogram(scene, render_config)
+    detections = {label: Detection(config, spectrogram.velocity_m_s) for label, config in configs.items()}
+    parts: dict[str, list[Decisions]] = {label: [] for label in configs}
+    for power, times in iter_doppler(scene, render_config, spectrogram):
+        for label, detection in detections.items():
+            parts[label].append(detection.process(power, times))
     truth = label_scene(scene, hop_s)
-    row = np.rint(decisions.time_s / hop_s).astype(int) - 1  # the label frame ending with each decision
-    keep = row < len(truth)
-    row = row[keep]
-    return SceneFrames(
-        job=job, array=scene.device.array, carrier_hz=scene.carrier_hz,
-        time_s=decisions.time_s[keep], score=decisions.score[keep].astype(np.float32),
-        moving=decisions.motion[keep] != "none", occupied=decisions.occupied[keep].astype(bool),
-        truth_motion=truth.motion[row], truth_occupied=truth.occupied[row].astype(bool),
-        distance_m=truth.person_distance_m[row].astype(np.float32),
-    )
+    frames = {}
+    for label, decided in parts.items():
+        decisions = Decisions.concatenate(decided)
+        row = np.rint(decisions.time_s / hop_s).astype(int) - 1  # the label frame ending with each decision
+        keep = row < len(truth)
+        row = row[keep]
+        frames[label] = SceneFrames(
+            job=job, array=scene.device.array, carrier_hz=scene.carrier_hz,
+            time_s=decisions.time_s[keep], score=decisions.score[keep].astype(np.float32),
+            moving=decisions.motion[keep] != "none", occupied=decisions.occupied[keep].astype(bool),
+            truth_motion=truth.motion[row], truth_occupied=truth.occupied[row].astype(bool),
+            distance_m=truth.person_distance_m[row].astype(np.float32),
+        )
+    return frames
 
 
 def run_scenes(
-    jobs: list[SceneJob], config: Config, workers: int = 1, on_scene: Callable[[SceneJob], None] | None = None
-) -> list[SceneFrames]:
-    """Every job's frames, in job order whatever the number of worker processes."""
-    return map_jobs(partial(run_scene, config=config), jobs, workers, cost=lambda job: job.duration_s,
-                    on_done=(lambda job, _: on_scene(job)) if on_scene else None)
+    jobs: list[SceneJob], configs: dict[str, Config], workers: int = 1,
+    on_scene: Callable[[SceneJob], None] | None = None,
+) -> dict[str, list[SceneFrames]]:
+    """Every job's frames per chain label, in job order whatever the number of workers."""
+    results = map_jobs(partial(run_scene, configs=configs), jobs, workers, cost=lambda job: job.duration_s,
+                       on_done=(lambda job, _: on_scene(job)) if on_scene else None)
+    return {label: [r[label] for r in results] for label in configs}
 
 
 # --------------------------------------------------------------------------------------
@@ -412,7 +422,7 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
             "array": settings.array, "tolerance_s": TOLERANCE_S, "warmup_s": WARMUP_S, "hop_s": hop_s,
             "human_scene_s": HUMAN_SCENE_S, "empty_scene_target_s": EMPTY_SCENE_S,
         },
-        "config": config.model_dump(),
+        "config": config.model_dump(mode="json"),
         "totals": {
             "scenes": len(scenes), "human_scenes": len(human),
             "human_hours": sum(s.hours for s in human),
@@ -429,11 +439,12 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
     }
 
 
-def evaluate(settings: EvaluationSettings, config: Config,
-             on_scene: Callable[[SceneJob], None] | None = None) -> dict:
-    """Plan the held-out scenes, run them through the chain and summarise."""
-    jobs = plan_scenes(settings)
-    return summarize(run_scenes(jobs, config, settings.workers, on_scene), settings, config)
+def evaluate(settings: EvaluationSettings, configs: dict[str, Config],
+             on_scene: Callable[[SceneJob], None] | None = None) -> dict[str, dict]:
+    """Plan the held-out scenes, run them through every chain (label → config; the scenes
+    rendered once) and summarise each: label → summary."""
+    frames = run_scenes(plan_scenes(settings), configs, settings.workers, on_scene)
+    return {label: summarize(frames[label], settings, configs[label]) for label in configs}
 
 
 # --------------------------------------------------------------------------------------
@@ -446,7 +457,7 @@ def write_report(summary: dict, out_dir: Path, command: str = "") -> list[Path]:
     paths = [out_dir / "report.json", out_dir / "detection_by_distance.png", out_dir / "det.png", out_dir / "report.md"]
     paths[0].write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     _plot_distance(summary["detection"], paths[1])
-    _plot_det(summary["det"], summary["totals"]["alarm_hours"], paths[2])
+    _plot_det({summary["config"]["detect"]["detector"]: summary}, paths[2])
     paths[3].write_text(_markdown(summary))
     return paths
 
@@ -590,22 +601,95 @@ def _plot_distance(detection: dict, out_png: Path) -> None:
     plt.close(fig)
 
 
-def _plot_det(det: dict, alarm_hours: float, out_png: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    fa = np.array([np.nan if v is None else v for v in det["false_alarms_per_hour"]])
-    for kind in ("major", "minor"):
-        rate = np.array([np.nan if v is None else 100 * v for v in det[f"{kind}_rate"]])
-        ax.plot(fa, rate, "o-", ms=3, color=MOTION_COLOURS[kind], label=f"{kind} motion")
-        point = det["chain_operating_point"]
-        if point["false_alarms_per_hour"] is not None and point[f"{kind}_rate"] is not None:
-            ax.plot(point["false_alarms_per_hour"], 100 * point[f"{kind}_rate"], "*", ms=12,
-                    color=MOTION_COLOURS[kind], markeredgecolor="black")
+# --------------------------------------------------------------------------------------
+# Several detectors on the same scenes: one table, one DET plot
+# --------------------------------------------------------------------------------------
+_DETECTOR_STYLES = ("-", "--", ":", "-.")
+
+
+def write_comparison(summaries: dict[str, dict], out_dir: Path, command: str = "") -> list[Path]:
+    """Each detector's full report in ``out_dir/<label>/``, then side by side in
+    ``out_dir``: report.md (detection by distance, latency, false alarms per distractor,
+    presence) and det.png (every detector's DET curves on one plot)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [p for label, summary in summaries.items() for p in write_report(summary, out_dir / label, command)]
+    det_png, report_md = out_dir / "det.png", out_dir / "report.md"
+    _plot_det(summaries, det_png)
+    report_md.write_text(_comparison_markdown(summaries, command))
+    return paths + [det_png, report_md]
+
+
+def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
+    labels = list(summaries)
+    first = summaries[labels[0]]
+    st, totals = first["settings"], first["totals"]
+    header = "| | " + " | ".join(labels) + " |"
+    rule = "|---|" + "---:|" * len(labels)
+
+    def row(name: str, cell) -> str:
+        return f"| {name} | " + " | ".join(cell(summaries[label]) for label in labels) + " |"
+
+    lines = [
+        "# Detectors compared on held-out rooms", "",
+        f"Made by `{command}`." if command else "", "",
+        f"The same {totals['scenes']} scenes for every detector: {totals['human_scenes']} with people "
+        f"({totals['human_hours']:.2f} h) and {totals['empty_hours']:.2f} h of empty rooms with distractors; seeds from "
+        f"{st['held_out_seed_start'] + st['seed_offset']:,} (held out: training uses seeds below "
+        f"{st['held_out_seed_start']:,}). Definitions as in each detector's own report "
+        f"({', '.join(f'[{label}]({label}/report.md)' for label in labels)}).", "",
+        "## Detection", "", header, rule,
+        row("major (walking) events detected", lambda s: _pct(s["detection"]["major"]["rate"])),
+    ]
+    for i, bin_row in enumerate(first["detection"]["major"]["by_distance"]):
+        lines.append(row(f"… at {bin_row['bin']} (n = {bin_row['events']})",
+                         lambda s, i=i: _pct(s["detection"]["major"]["by_distance"][i]["rate"])))
+    lines.append(row("minor events detected", lambda s: _pct(s["detection"]["minor"]["rate"])))
+    for i, bin_row in enumerate(first["detection"]["minor"]["by_distance"]):
+        lines.append(row(f"… at {bin_row['bin']} (n = {bin_row['events']})",
+                         lambda s, i=i: _pct(s["detection"]["minor"]["by_distance"][i]["rate"])))
+    lines += [
+        "", "## Latency (median / p95)", "", header, rule,
+        row("arrival → motion", lambda s: f"{_sec(s['latency']['motion']['median_s'])} / "
+            f"{_sec(s['latency']['motion']['p95_s'])}"),
+        row("arrival → occupied", lambda s: f"{_sec(s['latency']['occupied']['median_s'])} / "
+            f"{_sec(s['latency']['occupied']['p95_s'])}"),
+        row("vacancy after leaving", lambda s: f"{_sec(s['presence']['vacancy_delay']['median_s'])} / "
+            f"{_sec(s['presence']['vacancy_delay']['p95_s'])}"),
+        "", "## False motion onsets per hour in empty rooms (95 % upper bound)", "", header, rule,
+    ]
+    for i, fa in enumerate(first["false_alarms"]):
+        lines.append(row(f"{fa['distractor']} ({fa['hours']:.2g} h)", lambda s, i=i: _rate(s["false_alarms"][i]["motion"])))
+    lines.append(row("**false `occupied` events, all**", lambda s: _rate(s["false_alarms"][-1]["occupied"])))
+    lines += ["", "## Presence over occupied time", "", header, rule]
+    for kind in first["presence"]["per_kind"]:
+        lines.append(row(kind, lambda s, kind=kind: _pct(s["presence"]["per_kind"][kind]["occupied_accuracy"])))
+    lines.append(row("**all human scenes**", lambda s: _pct(s["presence"]["all_human_scenes"]["occupied_accuracy"])))
+    lines += ["", "## DET", "", "Major (solid) and minor motion events detected against false-alarm onsets per hour, "
+              "threshold swept, one line style per detector; ★ each chain at its config.", "", "![DET](det.png)", ""]
+    return "\n".join(lines)
+
+
+def _plot_det(summaries: dict[str, dict], out_png: Path) -> None:
+    """DET curves of one or more detectors (label → summary) on one plot."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    alarm_hours = next(iter(summaries.values()))["totals"]["alarm_hours"]
+    for (label, summary), style in zip(summaries.items(), _DETECTOR_STYLES * 4):
+        det = summary["det"]
+        fa = np.array([np.nan if v is None else v for v in det["false_alarms_per_hour"]])
+        for kind in ("major", "minor"):
+            rate = np.array([np.nan if v is None else 100 * v for v in det[f"{kind}_rate"]])
+            ax.plot(fa, rate, style, lw=1.5 if kind == "major" else 0.9, color=MOTION_COLOURS[kind],
+                    label=f"{label}: {kind}")
+            point = det["chain_operating_point"]
+            if point["false_alarms_per_hour"] is not None and point[f"{kind}_rate"] is not None:
+                ax.plot(point["false_alarms_per_hour"], 100 * point[f"{kind}_rate"], "*", ms=10,
+                        color=MOTION_COLOURS[kind], markeredgecolor="black")
     if alarm_hours:
-        ax.set_xscale("symlog", linthresh=1.0 / alarm_hours)  # zero alarms stays on the axis
+        ax.set_xscale("symlog", linthresh=1.0 / alarm_hours)
         ax.axvline(3.0 / alarm_hours, color="grey", lw=0.8, ls=":", label="95 % bound at 0 alarms")
     ax.set_xlabel(f"false-alarm onsets per hour (empty rooms, {alarm_hours:.3g} h)")
     ax.set_ylabel("events detected (%)")
     ax.set_ylim(0, 102)
-    ax.legend(loc="lower right", title="★ chain at its config")
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
     fig.savefig(out_png, dpi=120)
     plt.close(fig)

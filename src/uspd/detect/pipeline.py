@@ -3,8 +3,8 @@ streams and the evaluation harness.
 
 A detector is anything that turns Doppler power frames into one score per frame (and a
 Doppler centroid, for the presence machine's "leaving" hint): :data:`DETECTORS` names
-them and ``config.detect.detector`` picks one; today that is the classical baseline, the
-neural net joins it. :class:`Detection` runs it and the presence state machine frame by
+them and ``config.detect.detector`` picks one; the shipped neural network (the default)
+or the classical baseline. :class:`Detection` runs it and the presence state machine frame by
 frame, so a recording, a live stream and a simulated scene all give the same decisions.
 
 >>> detection = Detection(config, velocity_m_s)
@@ -22,6 +22,7 @@ import numpy as np
 
 from uspd.config import Config
 from uspd.detect.baseline import BaselineDetector
+from uspd.detect.neural import NeuralDetector
 from uspd.detect.presence import Event, Presence
 
 LEAVING_M_S = 0.2  # major motion whose Doppler centroid recedes faster than this counts as leaving
@@ -58,6 +59,7 @@ class FrameDetector(Protocol):
 
 DETECTORS: dict[str, Callable[[Config, np.ndarray], FrameDetector]] = {
     "baseline": lambda config, velocity_m_s: BaselineDetector(config.baseline, velocity_m_s, config.frontend.hop_s),
+    "neural": lambda config, velocity_m_s: NeuralDetector(velocity_m_s, config.frontend.hop_s, config.detect.model),
 }
 
 

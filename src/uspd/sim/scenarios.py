@@ -589,3 +589,70 @@ def _living_room_day(rng: np.random.Generator, s: Setting, duration_s: float) ->
     music_s = _merge(music, duration_s)
     song = Music.sample(rng, size, device, duration_s, s.carrier_hz, windows_s=music_s) if music_s else None
     return Elements(movers=tuple(movers), sources=tuple(sources), modulators=tuple(modulators), music=song)
+
+
+# --------------------------------------------------------------------------------------
+# Hours of an empty room where confusing things happen rarely (the mining corpus)
+# --------------------------------------------------------------------------------------
+def _rare_windows(rng: np.random.Generator, duration_s: float, count: tuple[int, int],
+                  length_s: tuple[float, float]) -> tuple[tuple[float, float], ...]:
+    """``count`` (inclusive range) windows of ``length_s`` at uniform times, joined where they overlap."""
+    windows = []
+    for _ in range(int(rng.integers(count[0], count[1] + 1))):
+        length = min(float(rng.uniform(*length_s)), 0.5 * duration_s)
+        on = float(rng.uniform(0.0, duration_s - length))
+        windows.append((on, on + length))
+    return _merge(windows, duration_s)
+
+
+@scenario(
+    "rare_events_home",
+    "an empty room for an hour: now and then a fan, draft, pet, vacuum, interferer, music or keys",
+    default_duration_s=3600.0,
+)
+def _rare_events_home(rng: np.random.Generator, s: Setting, duration_s: float) -> Elements:
+    """Mostly nothing, like a home's unlabeled hours; each confuser appears with its own
+    chance, switched on rarely and briefly (a desk or ceiling fan for 1–4 min, a curtain
+    or door in one or two gusty spells, a resting pet's occasional walk, a short vacuum
+    run, an interferer or pest repeller for minutes, unattended bass-heavy music, HVAC
+    cycles, keys and paper in bursts of seconds). Scenes are the corpus the long-tail
+    loop mines for the events a detector gets wrong."""
+    from uspd.sim.movers import Cat, CeilingFan, Curtain, DeskFan, Dog, Door, RobotVacuum
+    from uspd.sim.music import Music
+    from uspd.sim.sources import AirflowHiss, HvacTurbulence, InterfererTone, KeysJingle, PaperCrinkle, PestRepeller
+
+    size, device, d, f0 = s.size_m, s.device_m, duration_s, s.carrier_hz
+    movers, sources, modulators, music = [], [], [], None
+
+    def maybe(probability: float) -> bool:
+        return rng.uniform() < probability
+
+    if maybe(0.4):
+        fan_class = DeskFan if maybe(0.5) else CeilingFan
+        (on, off), = _rare_windows(rng, d, (1, 1), (60.0, 240.0))
+        movers.append(fan_class.sample(rng, size, device, d, on_s=on, off_s=off))
+    if maybe(0.4):
+        movers.append(Curtain.sample(rng, size, device, d, drafts_s=_rare_windows(rng, d, (1, 2), (30.0, 180.0))))
+    if maybe(0.3):
+        movers.append(Door.sample(rng, size, device, d, drafts_s=_rare_windows(rng, d, (1, 2), (20.0, 120.0))))
+    if maybe(0.2):
+        pet_class = Cat if maybe(0.6) else Dog
+        movers.append(pet_class.sample(rng, size, device, d, rest_mean_s=float(rng.uniform(300.0, 1200.0))))
+    if maybe(0.15):
+        (on, off), = _rare_windows(rng, d, (1, 1), (120.0, 300.0))
+        movers.append(RobotVacuum.sample(rng, size, device, off - on, start_s=on, end_s=off))
+    if maybe(0.25):
+        sources.append(InterfererTone.sample(rng, size, device, d, f0, windows_s=_rare_windows(rng, d, (1, 2), (30.0, 300.0))))
+    if maybe(0.1):
+        sources.append(PestRepeller.sample(rng, size, device, d, f0, windows_s=_rare_windows(rng, d, (1, 1), (60.0, 600.0))))
+    if maybe(0.3):
+        sources.append(KeysJingle.sample(rng, size, device, d, f0, windows_s=_rare_windows(rng, d, (1, 3), (1.0, 8.0))))
+    if maybe(0.3):
+        sources.append(PaperCrinkle.sample(rng, size, device, d, f0, windows_s=_rare_windows(rng, d, (1, 3), (1.0, 8.0))))
+    if maybe(0.4):
+        hvac_s = _rare_windows(rng, d, (1, 3), (120.0, 600.0))
+        modulators.append(HvacTurbulence.sample(rng, size, device, d, f0, windows_s=hvac_s))
+        sources.append(AirflowHiss.sample(rng, size, device, d, f0, windows_s=hvac_s))
+    if maybe(0.2):
+        music = Music.sample(rng, size, device, d, f0, windows_s=_rare_windows(rng, d, (1, 1), (60.0, 240.0)))
+    return Elements(movers=tuple(movers), sources=tuple(sources), modulators=tuple(modulators), music=music)

@@ -1,0 +1,110 @@
+"""Training, export and the long-tail loop's bookkeeping (needs the train extra: torch, onnx)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnxruntime = pytest.importorskip("onnxruntime")
+
+from uspd.detect.features import N_BINS  # noqa: E402
+from uspd.detect.neural import CLASSES  # noqa: E402
+from uspd.model.data import SceneData, SceneSpec  # noqa: E402
+from uspd.model.export import export_onnx, quantize_int8  # noqa: E402
+from uspd.model.loop import Mined, category, cut, stretches  # noqa: E402
+from uspd.model.network import MotionNet  # noqa: E402
+from uspd.model.train import TrainSettings, crops, train, validate  # noqa: E402
+
+MAJOR, NONHUMAN = CLASSES.index("major"), CLASSES.index("nonhuman")
+
+
+def _synthetic(seed: int, n_frames: int = 3000) -> SceneData:
+    """Noise frames with walking-like bursts (one-sided, broad) and fan-like spells
+    (two narrow symmetric lines): separable, so a working training loop must learn it."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 0.1, (n_frames, N_BINS))
+    target = np.zeros(n_frames, np.int8)
+    nonhuman = np.full(n_frames, "none", dtype=object)
+    for start in rng.integers(0, n_frames - 100, 6):
+        if rng.uniform() < 0.5:
+            x[start:start + 60, 40:52] += 1.5
+            target[start:start + 60] = MAJOR
+        else:
+            x[start:start + 90, [20, 43]] += 1.5
+            target[start:start + 90] = np.where(target[start:start + 90] == MAJOR, MAJOR, NONHUMAN)
+            nonhuman[start:start + 90] = "desk_fan"
+    return SceneData(SceneSpec("synthetic", seed, n_frames * 0.02), x.astype(np.float16), np.zeros(n_frames, bool),
+                     target, nonhuman.astype(str), np.full(n_frames, np.nan, np.float32))
+
+
+def test_training_learns_separable_motion():
+    settings = TrainSettings(epochs=6, batch=8, seed=1)
+    model, reports = train([_synthetic(i) for i in range(8)], [_synthetic(100)], settings)
+    assert len(reports) == 6 and reports[-1].train_loss < reports[0].train_loss
+    major, _, false_per_h = validate(model, [_synthetic(101)], threshold=0.35)
+    assert major > 0.9 and false_per_h < 0.05 * 3600 / 0.02  # fewer than 5 % of other frames over threshold
+
+
+def test_crops_skip_context_and_missing_frames():
+    scene = _synthetic(0, 700)
+    scene.missing[100:110] = True
+    x, y = crops([scene], crop=256, context=128, rng=np.random.default_rng(0))
+    assert x.shape[1:] == (N_BINS, 384) and y.shape[1] == 384
+    assert np.all(y[:, :128] == -1)
+    scored = (y >= 0).sum()
+    assert scored == 700 - 10  # every frame with data is scored exactly once
+
+
+def test_export_matches_torch_and_streams_hop_by_hop(tmp_path):
+    torch.manual_seed(0)
+    net = MotionNet().eval()
+    path = export_onnx(net, tmp_path / "m.onnx", {"stage": "test"})
+    session = onnxruntime.InferenceSession(str(path))
+    states = [i for i in session.get_inputs() if i.name.startswith("state")]
+    x = np.random.default_rng(0).normal(size=(1, N_BINS, 200)).astype(np.float32)
+    zero = {i.name: np.zeros(i.shape, np.float32) for i in states}
+    whole = session.run(None, {"features": x, **zero})[0]
+    with torch.no_grad():
+        expected = torch.softmax(net(torch.from_numpy(x))[0], dim=1).numpy()
+    np.testing.assert_allclose(whole, expected, atol=1e-5)
+    state, hops = zero, []
+    for k in range(200):
+        out = session.run(None, {"features": x[:, :, k:k + 1], **state})
+        hops.append(out[0])
+        state = {i.name: v for i, v in zip(states, out[1:])}
+    np.testing.assert_allclose(np.concatenate(hops, axis=2), whole, atol=1e-5)
+    assert session.get_modelmeta().custom_metadata_map["classes"] == ",".join(CLASSES)
+
+
+def test_int8_model_agrees_with_float(tmp_path):
+    scenes = [_synthetic(i) for i in range(4)]
+    model, _ = train(scenes, [_synthetic(50)], TrainSettings(epochs=3, batch=8))
+    fp32 = export_onnx(model, tmp_path / "m.fp32.onnx", {})
+    int8 = quantize_int8(fp32, tmp_path / "m.int8.onnx", scenes)
+    x = _synthetic(99).features.T[None].astype(np.float32)
+    outputs = []
+    for path in (fp32, int8):
+        session = onnxruntime.InferenceSession(str(path))
+        zero = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs()[1:]}
+        outputs.append(session.run(None, {"features": x, **zero})[0][0])
+    difference = np.abs(outputs[0] - outputs[1])
+    assert difference.mean() < 0.01 and difference.max() < 0.15
+    assert np.mean(outputs[0].argmax(0) == outputs[1].argmax(0)) > 0.98
+
+
+def test_stretches_pad_and_join_runs_after_the_warm_up():
+    flag = np.zeros(100, bool)
+    flag[[2, 20, 24, 60]] = True
+    assert stretches(flag, context=3, skip=5) == [(17, 28), (57, 64)]
+
+
+def test_cut_marks_the_lead_in_missing_and_category_reads_truth():
+    scene = _synthetic(3, 1000)
+    fan = np.flatnonzero(scene.nonhuman == "desk_fan")
+    m = Mined(0, int(fan[0]), int(fan[0]) + 50)
+    piece = cut(scene, m, lead_in=128)
+    lead = min(128, m.start)
+    assert len(piece) == lead + 50 and piece.missing[:lead].all() and not piece.missing[lead:].any()
+    assert category(scene, m) == "desk_fan"
+    assert category(scene, Mined(0, 0, 0)) == "nothing"
