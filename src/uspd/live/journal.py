@@ -169,15 +169,19 @@ class Journal:
             raise KeyError(f"no delivery {delivery_id} in {self.path}")
         return _delivery(row)
 
-    def pending(self, action: ActionType | None = None) -> list[Delivery]:
-        """Pending deliveries, oldest first (the order they must go out in)."""
+    def pending(self, action: ActionType | None = None, limit: int | None = None) -> list[Delivery]:
+        """Pending deliveries, oldest first (the order they must go out in); at most ``limit``."""
         query = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status='pending'"
         args: tuple = ()
         if action is not None:
             query += " AND action=?"
             args = (action,)
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+            if limit is not None:
+                query += f" ORDER BY id LIMIT {int(limit)}"
+            else:
+                query += " ORDER BY id"
+            rows = self._db.execute(query, args).fetchall()
         return [_delivery(row) for row in rows]
 
     def events(self, since: datetime | None = None, limit: int | None = None) -> list[JournalEvent]:

@@ -12,11 +12,11 @@ Topics (``<base>`` is ``mqtt.base_topic``/``mqtt.client_id``, e.g. ``uspd/uspd``
   (retained), sent again whenever Home Assistant announces ``online`` on
   ``<discovery_prefix>/status``.
 
-Every state and routine message gets a journal row before it is handed to paho. paho
-keeps QoS 1 messages queued while the broker is away and sends them, in order, when it
-reconnects; the journal covers what paho cannot: a restart. At start the previous run's
-pending rows go out first. Score messages are the exception: only the latest counts, so
-while disconnected a new score supersedes the pending one instead of queuing behind it.
+Every state and routine message is a journal row first; a sender thread hands the
+pending rows to paho one at a time, oldest first, whenever the broker is connected (see
+:class:`MqttLink`). A broker that is down at start, restarts, or a uspd restart therefore
+loses nothing and reorders nothing. Score messages supersede their predecessor still
+waiting: only the latest value counts.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from uspd import __version__
 from uspd.config import ConfigError, MqttConfig
 from uspd.detect.pipeline import Decisions
-from uspd.live.journal import Journal
+from uspd.live.journal import Delivery, Journal
 
 QOS = 1
 ONLINE, OFFLINE = "online", "offline"
@@ -88,8 +88,14 @@ def discovery_messages(config: MqttConfig) -> list[tuple[str, dict]]:
 
 
 class MqttLink:
-    """A paho client that connects in the background, reconnects forever and marks each
-    journaled message delivered when the broker acknowledges it (PUBACK)."""
+    """A paho client that connects in the background and reconnects forever, and a sender
+    thread that moves the journal's pending messages to the broker strictly in order.
+
+    One message is in flight at a time: the next goes out only after the broker
+    acknowledged the last (PUBACK). If the connection drops meanwhile, paho re-sends that
+    one message on reconnect, so nothing is lost, duplicated by us, or reordered. (Pending
+    messages arrive at a few hundred per second on a LAN; uspd makes a few per minute.)
+    """
 
     def __init__(self, config: MqttConfig, journal: Journal, *, reconnect_max_s: float = 30.0,
                  on_status: Callable[[str], None] | None = None) -> None:
@@ -103,11 +109,13 @@ class MqttLink:
         self.on_status = on_status
         self.status = f"connecting to {config.host}:{config.port}"
         self.connected = threading.Event()
-        self._lock = threading.RLock()
-        self._handed: dict[int, int] = {}  # paho mid → delivery id, for messages paho holds
-        self._handed_ids: set[int] = set()
-        self._pending_supersede: set[int] = set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._acks = threading.Condition()  # never held while calling paho: on_publish runs under paho's mutex
+        self._acked: set[int] = set()
+        self._in_flight = False
         self._reported_failure = False
+        self._sender = threading.Thread(target=self._send_pending, name="uspd-mqtt-sender", daemon=True)
 
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id, clean_session=True)
         if config.username is not None:
@@ -120,7 +128,6 @@ class MqttLink:
             client.tls_insecure_set(config.tls_insecure)
         client.will_set(self.topics.availability, OFFLINE, qos=QOS, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(reconnect_max_s)))
-        client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -129,51 +136,77 @@ class MqttLink:
         self.client = client
 
     def start(self) -> None:
-        """Hand the journal's pending messages (oldest first) to paho, then connect in the background."""
-        with self._lock:
-            for delivery in self.journal.pending("mqtt"):
-                self._hand(delivery.id, delivery.target, delivery.payload, delivery.retain)
+        """Connect in the background; the journal's pending messages (a previous run's
+        first) go out once connected."""
         self.client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
         self.client.loop_start()
+        self._sender.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Wait up to ``timeout_s`` for unacknowledged messages, say ``offline``, disconnect.
+        """Wait up to ``timeout_s`` for pending messages, say ``offline``, disconnect.
         What is still pending stays in the journal for the next start."""
         self.wait_delivered(timeout_s)
+        self._stopping.set()
+        self._wake.set()
+        with self._acks:
+            self._acks.notify_all()
+        if self._sender.is_alive():
+            self._sender.join()
         if self.connected.is_set():
             info = self.client.publish(self.topics.availability, OFFLINE, qos=QOS, retain=True)
             try:
                 info.wait_for_publish(timeout=timeout_s)
             except (RuntimeError, ValueError):
-                pass
+                pass  # the connection went meanwhile: the broker sends the last will instead
         self.client.disconnect()
         self.client.loop_stop()
 
     def publish(self, topic: str, payload: str, *, retain: bool = False, event_id: int | None = None,
                 routine: str | None = None, supersede: bool = False) -> int:
-        """Journal a message, then queue it in paho; returns its delivery id."""
-        with self._lock:
-            delivery_id = self.journal.add_delivery("mqtt", topic, payload, event_id=event_id, routine=routine,
-                                                    retain=retain, supersede=supersede)
-            if self.connected.is_set() or not supersede:
-                self._hand(delivery_id, topic, payload, retain)
-            return delivery_id
+        """Journal a message for the sender; returns its delivery id. ``supersede``: an
+        older message to the topic still waiting is dropped (a sensor whose latest value
+        is all that counts)."""
+        delivery_id = self.journal.add_delivery("mqtt", topic, payload, event_id=event_id, routine=routine,
+                                                retain=retain, supersede=supersede)
+        self._wake.set()
+        return delivery_id
 
     def wait_delivered(self, timeout_s: float) -> bool:
-        """Whether every message handed to paho was acknowledged within ``timeout_s``."""
+        """Whether every journaled message was acknowledged within ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
-        while True:
-            with self._lock:
-                if not self._handed:
-                    return True
-            if time.monotonic() >= deadline:
+        while self.journal.pending("mqtt", limit=1):
+            if time.monotonic() >= deadline or self._stopping.is_set():
                 return False
             time.sleep(0.05)
+        return True
 
-    def _hand(self, delivery_id: int, topic: str, payload: str, retain: bool) -> None:
-        info = self.client.publish(topic, payload, qos=QOS, retain=retain)
-        self._handed[info.mid] = delivery_id
-        self._handed_ids.add(delivery_id)
+    def _send_pending(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            while self.connected.is_set() and not self._stopping.is_set():
+                batch = self.journal.pending("mqtt", limit=100)
+                if not batch:
+                    break
+                for delivery in batch:
+                    if not self._deliver(delivery):
+                        break
+
+    def _deliver(self, delivery: Delivery) -> bool:
+        """Send one message and wait for its PUBACK (across reconnects); False when stopping."""
+        if not self.connected.is_set() or self._stopping.is_set():
+            return False
+        if self.journal.delivery(delivery.id).status != "pending":  # superseded meanwhile
+            return True
+        info = self.client.publish(delivery.target, delivery.payload, qos=QOS, retain=delivery.retain)
+        with self._acks:
+            if not self._acks.wait_for(lambda: info.mid in self._acked or self._stopping.is_set()):
+                return False
+            if info.mid not in self._acked:
+                return False
+            self._acked.discard(info.mid)
+        self.journal.mark(delivery.id, "delivered")
+        return True
 
     def _set_status(self, status: str) -> None:
         self.status = status
@@ -187,11 +220,8 @@ class MqttLink:
         client.publish(self.topics.availability, ONLINE, qos=QOS, retain=True)
         self._publish_discovery()
         client.subscribe(self.topics.ha_status, qos=QOS)
-        with self._lock:
-            for delivery in self.journal.pending("mqtt"):  # superseding scores kept back while away
-                if delivery.id not in self._handed_ids:
-                    self._hand(delivery.id, delivery.target, delivery.payload, delivery.retain)
-            self.connected.set()
+        self.connected.set()
+        self._wake.set()
         self._reported_failure = False
         self._set_status(f"connected to {self.config.host}:{self.config.port}")
 
@@ -209,11 +239,9 @@ class MqttLink:
             self._set_status(f"lost the MQTT broker {self.config.host}:{self.config.port} ({reason_code}); reconnecting")
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        with self._lock:
-            delivery_id = self._handed.pop(mid, None)
-            if delivery_id is not None:
-                self._handed_ids.discard(delivery_id)
-                self.journal.mark(delivery_id, "delivered")
+        with self._acks:
+            self._acked.add(mid)
+            self._acks.notify_all()
 
     def _on_message(self, client, userdata, message) -> None:
         if message.topic == self.topics.ha_status and message.payload == ONLINE.encode():
