@@ -263,7 +263,7 @@ def run(
         cfg = load_config(config)
         routines = load_routines(cfg)
         if cfg.mqtt.host is None and any(a.type == "mqtt" for r in routines for a in r.actions):
-            raise ConfigError("a routine publishes to MQTT but [mqtt] host is not set")
+            raise ConfigError("a routine publishes to MQTT but mqtt.host is not set")
         if soundcard:
             from uspd.live.soundcard import SoundCardSource
 

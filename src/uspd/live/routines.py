@@ -65,7 +65,7 @@ def load_routines(config: Config) -> list[Routine]:
             raise ConfigError(f"routines file {path} is not valid TOML: {err}") from None
         extra = sorted(set(data) - {"routines"})
         if extra:
-            raise ConfigError(f"routines file {path} may only hold [[routines]], found '{extra[0]}'")
+            raise ConfigError(f"routines file {path} may only hold routines tables, found '{extra[0]}'")
         routines += config_from_dict({"routines": data.get("routines", [])}, source=str(path)).routines
     seen: set[str] = set()
     for routine in routines:
@@ -190,7 +190,7 @@ class ActionRunner:
         for action in routine.actions:
             if isinstance(action, MqttAction):
                 if self.mqtt is None:
-                    raise ConfigError(f"routine '{routine.name}' publishes to MQTT but [mqtt] host is not set")
+                    raise ConfigError(f"routine '{routine.name}' publishes to MQTT but mqtt.host is not set")
                 self.mqtt.publish(_expand(action.topic, fields), _expand(action.payload, fields),
                                   retain=action.retain, event_id=firing.event_id, routine=routine.name)
             elif isinstance(action, WebhookAction):
