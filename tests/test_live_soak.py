@@ -15,7 +15,7 @@ from uspd.live.run import LiveChain, run_live
 from uspd.live.sources import SimulatedSource
 from uspd.sim.scenarios import build_scene
 
-HOURS = 3
+HOURS = 2
 _MAX_GROWTH_BYTES = 4 * 2**20  # after the first hour; the score history and recent-events lists are bounded
 
 
