@@ -65,7 +65,7 @@ def plan_audio(supported_rates_hz: list[int], carrier_hz: float) -> AudioPlan:
 def _sounddevice():
     try:
         import sounddevice
-    except OSError as err:  # the Python package is there, the PortAudio library is not
+    except (OSError, ImportError) as err:  # PortAudio (or the sounddevice package) is missing
         raise SoundCardError(
             f"cannot use the sound card: {err} (install PortAudio, e.g. apt-get install libportaudio2)"
         ) from None
