@@ -293,6 +293,209 @@ def mine(
         console.print(f"wrote {path}")
 
 
+def _journal_path(option: Optional[Path], cfg) -> Path:
+    from uspd.live.journal import default_journal_path
+
+    return option or cfg.live.journal_path or default_journal_path()
+
+
+JournalOption = Annotated[Optional[Path], typer.Option("--journal", help="event journal (default: live.journal_path, "
+                                                       "else ~/.local/share/uspd/events.sqlite3)")]
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")] = "living_room_day",
+    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
+    duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds of stream time")] = None,
+    speed: Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")] = 1.0,
+    fast: Annotated[bool, typer.Option("--fast", help="as fast as possible (simulated or WAV sources)")] = False,
+    passband: Annotated[bool, typer.Option(help="simulate real audio and demodulate it (slower) instead of baseband")] = False,
+    wav: Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")] = None,
+    soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with a sound card")] = False,
+    device: Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices)")] = None,
+    journal: JournalOption = None,
+    view: Annotated[bool, typer.Option(help="full-screen live view (default on a terminal); --no-view prints events")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Run the live chain: source → detection → journal → MQTT and routines, with a live view.
+
+    With no options it plays a simulated day in a living room in real time."""
+    import signal
+    from datetime import datetime
+
+    from rich.live import Live
+
+    from uspd.live.journal import Journal
+    from uspd.live.mqtt import MqttLink
+    from uspd.live.routines import Firing, Timeline, load_routines
+    from uspd.live.run import LiveChain, run_live
+    from uspd.live.soundcard import SoundCardError
+    from uspd.live.view import render
+
+    if sum([wav is not None, soundcard]) > 1:
+        raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
+    if speed <= 0:
+        raise _fail(f"--speed must be positive, got {speed:g}")
+    if duration is not None and duration <= 0:
+        raise _fail(f"--duration must be positive, got {duration:g} s")
+    try:
+        cfg = load_config(config)
+        routines = load_routines(cfg)
+        if cfg.mqtt.host is None and any(a.type == "mqtt" for r in routines for a in r.actions):
+            raise ConfigError("a routine publishes to MQTT but mqtt.host is not set")
+        if soundcard:
+            from uspd.live.soundcard import SoundCardSource
+
+            source = SoundCardSource(cfg, device=int(device) if device and device.isdigit() else device,
+                                     on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False))
+            start = datetime.now().astimezone()
+        elif wav is not None:
+            from uspd.live.sources import WavSource
+
+            source = WavSource(wav, cfg)
+            start = datetime.now().astimezone()
+        else:
+            from uspd.live.sources import SimulatedSource
+            from uspd.sim.scenarios import build_scene
+
+            source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband)
+            hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
+            start = datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
+        journal_db = Journal(_journal_path(journal, cfg))
+    except (ConfigError, ValueError, OSError, SoundCardError) as err:
+        raise _fail(str(err)) from None
+
+    interactive = view and console.is_terminal
+    link = None
+    if cfg.mqtt.host is not None:
+        def said(status: str) -> None:
+            if not interactive and ("unreachable" in status or "lost" in status or "refused" in status):
+                errors.print(f"[bold yellow]warning:[/] {status}", highlight=False)
+
+        try:
+            link = MqttLink(cfg.mqtt, journal_db, on_status=said)
+        except ConfigError as err:
+            raise _fail(str(err)) from None
+        link.start()
+    timeline = Timeline(start)
+    chain = LiveChain(cfg, source.velocity_m_s, journal=journal_db, timeline=timeline, source_name=source.name,
+                      mqtt=link, routines=routines)
+    title = f"uspd · {source.name}" + ("" if source.paced else (" · as fast as possible" if fast else f" · ×{speed:g}"))
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    printed = [0]
+
+    def print_new(status) -> None:
+        fresh = min(status.events + status.firings - printed[0], len(status.recent))
+        for item, when in list(status.recent)[len(status.recent) - fresh:]:
+            what = (f"routine {item.routine} fired ({item.trigger})" if isinstance(item, Firing)
+                    else f"{item.event} {item.kind or ''} score {item.score:.2f}")
+            console.print(f"{when:%H:%M:%S}  {item.time_s:9.2f} s  {what}", highlight=False)
+        printed[0] = status.events + status.firings
+
+    try:
+        if interactive:
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                summary = run_live(source, chain, speed=None if fast else speed, duration_s=duration,
+                                   on_block=lambda s: live.update(render(s, title=title, wall_time=timeline.wall(s.time_s))),
+                                   should_stop=lambda: stop["now"])
+        else:
+            summary = run_live(source, chain, speed=None if fast else speed, duration_s=duration, on_block=print_new,
+                               should_stop=lambda: stop["now"])
+    except KeyboardInterrupt:
+        chain.close()
+        summary = None
+    except (ValueError, OSError, SoundCardError) as err:
+        raise _fail(str(err)) from None
+    finally:
+        if link is not None:
+            link.stop(timeout_s=5.0)
+    status = chain.status
+    wall = f" in {summary.wall_s:.1f} s" if summary else ""
+    console.print(
+        f"stream {status.time_s:.1f} s{wall}: {status.frames} frames, {status.dropped_frames} dropped, "
+        f"{status.events} events, {status.firings} routine firings; journal {journal_db.path}"
+    )
+    waiting = len(journal_db.pending("mqtt"))
+    if waiting:
+        errors.print(f"[bold yellow]warning:[/] {waiting} MQTT messages wait in the journal; "
+                     "they go out when uspd next reaches the broker", highlight=False)
+    journal_db.close()
+
+
+def _since(text: str):
+    """'2h', '30m', '45s', '1d' ago, or an ISO date/time."""
+    from datetime import datetime, timedelta
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
+        return datetime.now().astimezone() - timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since must be a time ago like 2h, 30m, 1d or an ISO time like 2024-05-01T08:00, got '{text}'") from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+@app.command()
+def events(
+    since: Annotated[Optional[str], typer.Option(help="only events since: 2h, 30m, 1d ago or an ISO time")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="list undelivered actions instead of events")] = False,
+    limit: Annotated[int, typer.Option(help="show at most this many (the newest)")] = 50,
+    journal: JournalOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List journaled presence events and how their actions were delivered."""
+    from uspd.live.journal import Journal
+
+    try:
+        cfg = load_config(config)
+        path = _journal_path(journal, cfg)
+        if not path.exists():
+            raise ValueError(f"no event journal at {path} yet (uspd run writes it)")
+        since_time = _since(since) if since else None
+        db = Journal(path)
+    except (ConfigError, ValueError, OSError) as err:
+        raise _fail(str(err)) from None
+    with db:
+        if pending:
+            waiting = db.pending()[-limit:]
+            table = Table("id", "action", "target", "payload", "routine", "tries", "last error")
+            for d in waiting:
+                table.add_row(str(d.id), d.action, d.target, d.payload[:40], d.routine or "", str(d.attempts), d.error or "")
+            console.print(table if waiting else "nothing pending: every action was delivered")
+            return
+        rows = db.events(since=since_time, limit=limit)
+        deliveries = db.deliveries_for([e.id for e in rows])
+        table = Table("time", "stream s", "event", "kind", "score", "source", "deliveries")
+        for e in rows:
+            done: dict[str, int] = {}
+            for d in deliveries[e.id]:
+                done[d.status] = done.get(d.status, 0) + 1
+            table.add_row(e.wall_time.strftime("%Y-%m-%d %H:%M:%S"), f"{e.time_s:.2f}", e.event, e.kind or "",
+                          f"{e.score:.2f}", e.source, ", ".join(f"{n} {s}" for s, n in sorted(done.items())))
+        console.print(table if rows else "no events" + (f" since {since_time:%Y-%m-%d %H:%M}" if since_time else ""))
+
+
+@app.command()
+def devices() -> None:
+    """List the sound devices uspd run --soundcard can use."""
+    from uspd.live.soundcard import SoundCardError, list_devices
+
+    try:
+        found = list_devices()
+    except SoundCardError as err:
+        raise _fail(str(err)) from None
+    if not found:
+        raise _fail("no sound devices found: connect one, or check that this user may use audio")
+    table = Table("index", "name", "inputs", "outputs", "default rate")
+    for d in found:
+        table.add_row(str(d["index"]), d["name"], str(d["inputs"]), str(d["outputs"]), f"{d['default_rate_hz'] / 1000:g} kHz")
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

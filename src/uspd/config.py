@@ -6,9 +6,10 @@ Unknown keys and bad values raise :class:`ConfigError` with one sentence naming 
 
 from __future__ import annotations
 
+import string
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -123,6 +124,136 @@ class DetectConfig(_Section):
     model: Path | None = Field(None, description="ONNX model for the neural detector (default: the shipped one)")
 
 
+# --- live operation: journal, MQTT, routines (issue 5) -------------------------------------
+
+_HHMM = r"([01]\d|2[0-3]):[0-5]\d"
+
+
+class LiveConfig(_Section):
+    """``uspd run``: where events are journaled, where more routines live."""
+
+    journal_path: Optional[Path] = Field(
+        None, description="SQLite event journal (default: $XDG_DATA_HOME/uspd/events.sqlite3)"
+    )
+    routines_file: Optional[Path] = Field(None, description="TOML file with more [[routines]] (relative to the working directory)")
+    sim_start: str = Field("00:00", pattern=f"^{_HHMM}$", description="wall-clock time of day a simulated scene starts at")
+    view_events: int = Field(8, ge=1, le=100, description="recent events shown in the live view")
+    action_timeout_s: float = Field(10.0, gt=0, le=300, description="default timeout of webhooks and commands")
+
+
+class MqttConfig(_Section):
+    """MQTT broker and Home Assistant discovery; ``host`` unset turns MQTT off."""
+
+    host: Optional[str] = Field(None, min_length=1, description="broker host name or address; unset: no MQTT")
+    port: int = Field(1883, ge=1, le=65535, description="broker port (8883 is usual with TLS)")
+    username: Optional[str] = Field(None, description="broker user name")
+    password: Optional[str] = Field(None, description="broker password (needs username)")
+    tls: bool = Field(False, description="connect with TLS")
+    ca_file: Optional[Path] = Field(None, description="CA certificate file for TLS (default: the system's)")
+    tls_insecure: bool = Field(False, description="skip the broker host-name check (self-signed test brokers only)")
+    client_id: str = Field("uspd", min_length=1, pattern=r"^[A-Za-z0-9_-]+$", description="MQTT client id, also the device id in topics")
+    base_topic: str = Field("uspd", min_length=1, description="states go to <base_topic>/<client_id>/...")
+    discovery_prefix: str = Field("homeassistant", min_length=1, description="Home Assistant discovery prefix")
+    device_name: str = Field("uspd presence sensor", min_length=1, description="device name shown in Home Assistant")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive; the last will fires after ~1.5× this")
+    score_interval_s: float = Field(
+        2.0, gt=0, description="the motion-score sensor is published at most this often (the interval's maximum)"
+    )
+    motion_off_s: float = Field(
+        5.0, ge=0, description="the motion sensor turns off after this long without motion (no flapping)"
+    )
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> "MqttConfig":
+        if self.password is not None and self.username is None:
+            raise ValueError("password is set without username")
+        return self
+
+
+class _Rule(_Section):
+    pass
+
+
+class MqttAction(_Rule):
+    """Publish to MQTT (through the journal: re-sent if the broker was away)."""
+
+    type: Literal["mqtt"]
+    topic: str = Field(min_length=1, description="topic; $routine, $event, $kind, $score, $time expand")
+    payload: str = Field("$event", description="payload template ($routine, $event, $kind, $score, $time, $time_s)")
+    retain: bool = False
+
+    @model_validator(mode="after")
+    def _templates(self) -> "MqttAction":
+        check_template(self.topic, "topic")
+        check_template(self.payload, "payload")
+        return self
+
+
+class WebhookAction(_Rule):
+    """POST the event as JSON to a URL."""
+
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://\S+$", description="http:// or https:// URL")
+    timeout_s: Optional[float] = Field(None, gt=0, le=300, description="default: live.action_timeout_s")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra HTTP headers (e.g. Authorization)")
+
+
+class CommandAction(_Rule):
+    """Run a program (argv list, never through a shell); arguments expand templates."""
+
+    type: Literal["command"]
+    argv: list[str] = Field(min_length=1, description="program and arguments; $event etc. expand in each")
+    timeout_s: Optional[float] = Field(None, gt=0, le=3600, description="default: live.action_timeout_s")
+
+    @model_validator(mode="after")
+    def _templates(self) -> "CommandAction":
+        for i, arg in enumerate(self.argv):
+            check_template(arg, f"argv[{i}]")
+        return self
+
+
+Action = Annotated[Union[MqttAction, WebhookAction, CommandAction], Field(discriminator="type")]
+
+
+class Routine(_Rule):
+    """When ``trigger`` happens (within ``active_hours``, not within ``cooldown_s`` of the
+    last firing), run every action."""
+
+    name: str = Field(min_length=1, description="shown in the journal and the view")
+    trigger: Literal["motion", "occupied", "vacant", "no_motion_for"]
+    kind: Literal["major", "minor", "any"] = Field("any", description="motion class a 'motion' trigger needs")
+    seconds: Optional[float] = Field(None, gt=0, description="quiet time of a 'no_motion_for' trigger")
+    cooldown_s: float = Field(0.0, ge=0, description="no second firing within this long")
+    active_hours: Optional[str] = Field(
+        None, pattern=f"^{_HHMM}-{_HHMM}$", description="local time window, e.g. '22:00-06:00' (wraps midnight)"
+    )
+    actions: list[Action] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _trigger_fields(self) -> "Routine":
+        if self.trigger == "no_motion_for" and self.seconds is None:
+            raise ValueError("a no_motion_for trigger needs seconds")
+        if self.trigger != "no_motion_for" and self.seconds is not None:
+            raise ValueError(f"seconds only applies to no_motion_for, not to {self.trigger}")
+        if self.kind != "any" and self.trigger != "motion":
+            raise ValueError(f"kind only applies to motion triggers, not to {self.trigger}")
+        return self
+
+
+TEMPLATE_FIELDS = ("routine", "event", "kind", "score", "time", "time_s")
+
+
+def check_template(text: str, key: str) -> None:
+    """Reject a template naming a field that does not exist (or a lone $) when loading,
+    not when the routine first fires."""
+    template = string.Template(text)
+    if not template.is_valid():
+        raise ValueError(f"{key} has a '$' that starts no field (write $$ for a literal $)")
+    unknown = sorted(set(template.get_identifiers()) - set(TEMPLATE_FIELDS))
+    if unknown:
+        raise ValueError(f"{key} names unknown field(s) {', '.join(unknown)}; known: {', '.join(TEMPLATE_FIELDS)}")
+
+
 class Config(_Section):
     simulation: SimulationConfig = SimulationConfig()
     emission: EmissionConfig = EmissionConfig()
@@ -130,6 +261,9 @@ class Config(_Section):
     detect: DetectConfig = DetectConfig()
     baseline: BaselineConfig = BaselineConfig()
     presence: PresenceConfig = PresenceConfig()
+    live: LiveConfig = LiveConfig()
+    mqtt: MqttConfig = MqttConfig()
+    routines: list[Routine] = Field(default_factory=list, description="[[routines]]: triggers → actions")
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,259 @@
+"""Routines: presence events and quiet spells → MQTT messages, webhooks, commands.
+
+A routine (``[[routines]]`` in the config or in ``live.routines_file``; see
+``docs/live.md``) names a trigger — ``motion`` (of a ``kind``), ``occupied``, ``vacant`` or
+``no_motion_for`` ``seconds`` — an optional ``cooldown_s`` and ``active_hours`` window,
+and its actions. Time has two faces: *stream time* (seconds since the source began,
+what events carry and what cooldowns and quiet spells are measured in) and *wall time*
+(what ``active_hours`` and the journal use), joined by a :class:`Timeline`. Tests and
+simulated runs pass a timeline that starts wherever they like, so nothing here reads
+the system clock.
+
+Actions never block detection: webhooks and commands run on one worker thread, MQTT
+messages are queued by the MQTT link; each has a journal row from ``pending`` to
+``delivered`` or ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import string
+import subprocess
+import threading
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from uspd.config import CommandAction, Config, ConfigError, MqttAction, Routine, WebhookAction, config_from_dict
+from uspd.detect.pipeline import Decisions
+from uspd.detect.presence import Event
+from uspd.live.journal import Journal
+
+if TYPE_CHECKING:
+    from uspd.live.mqtt import MqttLink
+
+_ERROR_CHARS = 300  # of a failed command's stderr kept in the journal
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Stream seconds → wall time: the stream's first sample was at ``start``."""
+
+    start: datetime
+
+    def wall(self, time_s: float) -> datetime:
+        return self.start + timedelta(seconds=float(time_s))
+
+
+def load_routines(config: Config) -> list[Routine]:
+    """The config's routines plus those of ``live.routines_file``; names must be unique."""
+    routines = list(config.routines)
+    path = config.live.routines_file
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as err:
+            raise ConfigError(f"cannot read the routines file {path}: {err.strerror or err}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"routines file {path} is not valid TOML: {err}") from None
+        extra = sorted(set(data) - {"routines"})
+        if extra:
+            raise ConfigError(f"routines file {path} may only hold routines tables, found '{extra[0]}'")
+        routines += config_from_dict({"routines": data.get("routines", [])}, source=str(path)).routines
+    seen: set[str] = set()
+    for routine in routines:
+        if routine.name in seen:
+            raise ConfigError(f"two routines are named '{routine.name}'; give each a unique name")
+        seen.add(routine.name)
+    return routines
+
+
+def in_hours(window: str | None, wall_time: datetime) -> bool:
+    """Whether ``wall_time``'s time of day lies in ``"HH:MM-HH:MM"`` (start inclusive, end
+    exclusive, wrapping midnight when the end is earlier; equal ends: all day)."""
+    if window is None:
+        return True
+    start, end = ((int(part[:2]) * 60 + int(part[3:])) for part in window.split("-"))
+    minute = wall_time.hour * 60 + wall_time.minute
+    if start == end:
+        return True
+    return start <= minute < end if start < end else minute >= start or minute < end
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One routine fired: at stream time ``time_s`` for ``event`` (None: a quiet spell)."""
+
+    routine: str
+    time_s: float
+    wall_time: datetime
+    trigger: str
+    event: Event | None
+    event_id: int | None
+
+    def fields(self) -> dict[str, str]:
+        """The values templates expand ($routine, $event, ...)."""
+        return {
+            "routine": self.routine,
+            "event": self.event.event if self.event else self.trigger,
+            "kind": (self.event.kind or "") if self.event else "",
+            "score": f"{self.event.score:.2f}" if self.event else "0.00",
+            "time": self.wall_time.isoformat(timespec="seconds"),
+            "time_s": f"{self.time_s:.2f}",
+        }
+
+
+class RoutineEngine:
+    """Decides which routines fire; hands their actions to an :class:`ActionRunner`."""
+
+    def __init__(self, routines: list[Routine], timeline: Timeline, runner: ActionRunner | None = None) -> None:
+        self.routines = routines
+        self.timeline = timeline
+        self.runner = runner
+        self._last_fired_s: dict[str, float] = {}
+        self._last_motion_s = -np.inf  # stream time of the latest frame with motion
+        self._quiet_fired: dict[str, float] = {}  # routine → the last motion its quiet spell was counted from
+
+    def process(self, decisions: Decisions, event_ids: list[int | None] | None = None) -> list[Firing]:
+        """One block of decisions (and the journal ids of its events) → the firings, in time order."""
+        ids = event_ids or [None] * len(decisions.events)
+        candidates: list[tuple[float, Routine, Event | None, int | None]] = []
+        for event, event_id in zip(decisions.events, ids):
+            for routine in self.routines:
+                if _matches(routine, event):
+                    candidates.append((event.time_s, routine, event, event_id))
+        candidates += self._quiet_spells(decisions.time_s, decisions.motion != "none")
+        candidates.sort(key=lambda c: c[0])
+        firings = []
+        for time_s, routine, event, event_id in candidates:
+            wall = self.timeline.wall(time_s)
+            last = self._last_fired_s.get(routine.name)
+            if last is not None and time_s - last < routine.cooldown_s:
+                continue
+            if not in_hours(routine.active_hours, wall):
+                continue
+            self._last_fired_s[routine.name] = time_s
+            firing = Firing(routine.name, time_s, wall, routine.trigger, event, event_id)
+            firings.append(firing)
+            if self.runner is not None:
+                self.runner.run(routine, firing)
+        return firings
+
+    def _quiet_spells(self, times_s: np.ndarray, moving: np.ndarray) -> list[tuple[float, Routine, None, None]]:
+        """``no_motion_for`` triggers in this block: the first frame ``seconds`` after the
+        last motion frame; once per quiet spell, and only after some motion was seen."""
+        quiet_rules = [r for r in self.routines if r.trigger == "no_motion_for"]
+        if len(times_s) == 0:
+            return []
+        last_motion = np.maximum.accumulate(np.where(moving, times_s, self._last_motion_s))
+        self._last_motion_s = float(last_motion[-1])
+        out = []
+        for routine in quiet_rules:
+            due = np.flatnonzero((times_s - last_motion >= routine.seconds) & np.isfinite(last_motion))
+            if len(due) == 0:
+                continue
+            since = last_motion[due]  # non-decreasing: one quiet spell per distinct value
+            first = np.r_[since[0] != self._quiet_fired.get(routine.name, np.nan), since[1:] != since[:-1]]
+            out += [(float(times_s[i]), routine, None, None) for i in due[first]]
+            self._quiet_fired[routine.name] = float(since[-1])
+        return out
+
+
+def _matches(routine: Routine, event: Event) -> bool:
+    if routine.trigger != event.event:
+        return False
+    return routine.trigger != "motion" or routine.kind in ("any", event.kind)
+
+
+class ActionRunner:
+    """Runs routine actions: MQTT through the link's queue, webhooks and commands on a
+    worker thread, each with a journal delivery row."""
+
+    def __init__(self, journal: Journal, mqtt: MqttLink | None = None, *, timeout_s: float = 10.0) -> None:
+        self.journal = journal
+        self.mqtt = mqtt
+        self.timeout_s = timeout_s
+        self.failures = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="uspd-actions", daemon=True)
+        self._worker.start()
+
+    def run(self, routine: Routine, firing: Firing) -> None:
+        fields = firing.fields()
+        for action in routine.actions:
+            if isinstance(action, MqttAction):
+                if self.mqtt is None:
+                    raise ConfigError(f"routine '{routine.name}' publishes to MQTT but mqtt.host is not set")
+                self.mqtt.publish(_expand(action.topic, fields), _expand(action.payload, fields),
+                                  retain=action.retain, event_id=firing.event_id, routine=routine.name)
+            elif isinstance(action, WebhookAction):
+                body = {**fields, "score": float(fields["score"]), "time_s": firing.time_s}
+                delivery = self.journal.add_delivery("webhook", action.url, body, event_id=firing.event_id,
+                                                     routine=routine.name)
+                self._queue.put((delivery, action, body))
+            else:
+                argv = [_expand(arg, fields) for arg in action.argv]
+                delivery = self.journal.add_delivery("command", argv, "", event_id=firing.event_id,
+                                                     routine=routine.name)
+                self._queue.put((delivery, action, argv))
+
+    def drain(self) -> None:
+        """Wait until every queued webhook and command has finished."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self.drain()
+        self._queue.put(None)
+        self._worker.join()
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            delivery, action, data = item
+            try:
+                error = self._webhook(action, data) if isinstance(action, WebhookAction) else self._command(action, data)
+                if error:
+                    self.failures += 1
+                self.journal.mark(delivery, "failed" if error else "delivered", error)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def _webhook(self, action: WebhookAction, body: dict) -> str | None:
+        request = urllib.request.Request(
+            action.url, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "uspd", **action.headers},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=action.timeout_s or self.timeout_s) as response:
+                response.read()
+        except urllib.error.HTTPError as err:
+            return f"HTTP {err.code} {err.reason}"
+        except (urllib.error.URLError, OSError) as err:
+            return f"webhook failed: {getattr(err, 'reason', err)}"
+        return None
+
+    def _command(self, action: CommandAction, argv: list[str]) -> str | None:
+        timeout_s = action.timeout_s or self.timeout_s
+        try:
+            done = subprocess.run(argv, shell=False, timeout=timeout_s, capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            return f"program not found: {argv[0]}"
+        except subprocess.TimeoutExpired:
+            return f"timed out after {timeout_s:g} s"
+        except OSError as err:
+            return f"cannot run {argv[0]}: {err.strerror or err}"
+        if done.returncode != 0:
+            return f"exit code {done.returncode}: {done.stderr.strip()[-_ERROR_CHARS:]}"
+        return None
+
+
+def _expand(template: str, fields: dict[str, str]) -> str:
+    return string.Template(template).substitute(fields)

@@ -1,0 +1,181 @@
+"""A sound card as the source: play the pilot tone, record the mics (full duplex).
+
+sounddevice (PortAudio) is imported only when a sound card is used, so everything else
+works on machines without PortAudio. The choices that need no hardware are pure
+functions and tested: :func:`plan_audio` picks the sample rate and carrier from what a
+device supports; the stream callback's status flags become :class:`SoundCardError`
+sentences.
+
+48 kHz hardware (most laptops and USB headsets) cannot carry a 32 kHz tone: the tone
+moves to ~20 kHz, where some people (children, young adults) and most pets can hear it,
+and uspd says so.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from uspd.config import Config
+from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
+
+PREFERRED_RATES_HZ = (192000, 96000, 48000, 44100)
+LOW_RATE_CARRIER_HZ = 20000.0  # the highest tone a 44.1/48 kHz device reproduces with room to spare
+_CARRIER_MARGIN = 0.85  # carrier + Doppler must stay below this share of Nyquist
+BLOCK_S = 0.1
+_QUEUE_BLOCKS = 50  # 5 s of audio may wait for the detector before blocks are dropped
+_RETRY_S = 5.0
+
+
+class SoundCardError(RuntimeError):
+    """A sound-card problem in one sentence (missing PortAudio or device, lost device)."""
+
+
+@dataclass(frozen=True)
+class AudioPlan:
+    sample_rate_hz: int
+    carrier_hz: float
+    warnings: tuple[str, ...]
+
+
+def plan_audio(supported_rates_hz: list[int], carrier_hz: float) -> AudioPlan:
+    """The highest preferred rate the device supports, and the carrier it can carry:
+    the configured one where it fits under ~85 % of Nyquist, else the ~20 kHz mode."""
+    rates = [r for r in PREFERRED_RATES_HZ if r in set(supported_rates_hz)]
+    if not rates:
+        raise SoundCardError(
+            f"the device supports none of {', '.join(f'{r / 1000:g} kHz' for r in PREFERRED_RATES_HZ)}; "
+            "pick another device with --device"
+        )
+    rate = rates[0]
+    if carrier_hz <= _CARRIER_MARGIN * rate / 2:
+        return AudioPlan(rate, carrier_hz, ())
+    warning = (
+        f"the device runs at {rate / 1000:g} kHz, too slow for a {carrier_hz / 1000:g} kHz tone: using "
+        f"{LOW_RATE_CARRIER_HZ / 1000:g} kHz instead, which some people and most pets can hear; a 96 kHz "
+        "device keeps the tone inaudible"
+    )
+    return AudioPlan(rate, LOW_RATE_CARRIER_HZ, (warning,))
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except (OSError, ImportError) as err:  # PortAudio (or the sounddevice package) is missing
+        raise SoundCardError(
+            f"cannot use the sound card: {err} (install PortAudio, e.g. apt-get install libportaudio2)"
+        ) from None
+    return sounddevice
+
+
+def list_devices() -> list[dict]:
+    """Input/output devices: index, name, channels in and out, default rate."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+    except sd.PortAudioError as err:
+        raise SoundCardError(f"cannot list sound devices: {err}") from None
+    return [
+        {"index": i, "name": d["name"], "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],
+         "default_rate_hz": d["default_samplerate"]}
+        for i, d in enumerate(devices)
+    ]
+
+
+def stream_problem(status_flags: dict[str, bool]) -> str | None:
+    """PortAudio callback flags → one sentence, or None when the block is clean."""
+    problems = [text for flag, text in (
+        ("input_overflow", "the microphones overran (audio was lost: the machine is too busy)"),
+        ("output_underflow", "the tone output ran dry (the speaker had a gap)"),
+    ) if status_flags.get(flag)]
+    return "; ".join(problems) or None
+
+
+class SoundCardSource:
+    """Duplex stream: the tone out, the mics in, through the front end to Doppler frames.
+
+    A stream error or a vanished device is reported through ``on_problem`` and the stream
+    re-opened every few seconds; frame times count the audio received, so events keep
+    their order across the gap. ``stop()`` ends :meth:`blocks`.
+    """
+
+    paced = True
+    duration_s = None
+
+    def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print) -> None:
+        self.sd = _sounddevice()
+        self.config = config
+        self.device = device
+        self.on_problem = on_problem
+        try:
+            info = self.sd.query_devices(device, "input")
+        except (self.sd.PortAudioError, ValueError) as err:
+            raise SoundCardError(f"no usable input device {device if device is not None else '(default)'}: {err}") from None
+        self.n_channels = int(info["max_input_channels"])
+        if self.n_channels < 1:
+            raise SoundCardError(f"device {info['name']} has no microphone inputs")
+        rates = [r for r in PREFERRED_RATES_HZ if self._supports(r)]
+        self.plan = plan_audio(rates, config.emission.carrier_hz)
+        for warning in self.plan.warnings:
+            on_problem(warning)
+        self.name = f"soundcard:{info['name']}"
+        from uspd.detect.file import baseband_rate_for
+
+        self._front = FrontEnd(self.plan.sample_rate_hz, self.plan.carrier_hz, config.frontend,
+                               baseband_rate_hz=baseband_rate_for(self.plan.sample_rate_hz, config),
+                               speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
+        self.velocity_m_s = self._front.velocity_m_s
+        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
+        self._stopped = False
+        self._phase = 0
+        self.problems = 0
+        self.dropped_blocks = 0  # audio blocks the detector was too slow to take
+
+    def _supports(self, rate_hz: int) -> bool:
+        try:
+            self.sd.check_input_settings(self.device, samplerate=rate_hz)
+            self.sd.check_output_settings(self.device, samplerate=rate_hz, channels=1)
+            return True
+        except (self.sd.PortAudioError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:
+        rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.config.emission.level_dbfs / 20)
+        n = np.arange(self._phase, self._phase + frames)
+        outdata[:, 0] = amplitude * np.sin(2 * np.pi * self.plan.carrier_hz * n / rate)
+        self._phase += frames
+        problem = stream_problem({"input_overflow": status.input_overflow, "output_underflow": status.output_underflow})
+        try:
+            self._queue.put_nowait((indata.T.copy(), problem))
+        except queue.Full:
+            self.dropped_blocks += 1
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rate = self.plan.sample_rate_hz
+        dropped_seen = 0
+        while not self._stopped:
+            try:
+                with self.sd.Stream(device=self.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
+                                    channels=(self.n_channels, 1), dtype="float32", callback=self._callback):
+                    while not self._stopped:
+                        try:
+                            audio, problem = self._queue.get(timeout=2.0)
+                        except queue.Empty:
+                            raise SoundCardError("the sound card stopped delivering audio (device unplugged?)") from None
+                        if self.dropped_blocks > dropped_seen:
+                            problem = f"detection fell behind: {self.dropped_blocks - dropped_seen} audio blocks dropped"
+                            dropped_seen = self.dropped_blocks
+                        if problem:
+                            self.problems += 1
+                            self.on_problem(problem)
+                        yield self._front.process(audio)
+            except (self.sd.PortAudioError, SoundCardError) as err:
+                self.on_problem(f"sound card lost: {err}; retrying in {_RETRY_S:g} s")
+                time.sleep(_RETRY_S)

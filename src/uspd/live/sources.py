@@ -1,0 +1,101 @@
+"""Where live Doppler frames come from: a simulated scene, a WAV file or a sound card.
+
+Every source yields blocks of ``(power (n_frames, n_velocity), frame_end_s (n_frames,))``
+on its ``velocity_m_s`` axis, exactly what :class:`~uspd.detect.pipeline.Detection`
+takes, so the live chain does not care where the frames came from.
+
+- :class:`SimulatedSource` renders a scenario block by block. By default it renders
+  complex *baseband* and feeds it straight to the Doppler spectrogram: it skips carrier
+  demodulation, which a real device needs but which adds nothing to a simulation and
+  costs most of the time (a simulated day runs in minutes instead of hours).
+  ``passband=True`` renders real multichannel audio and runs the full front end instead.
+- :class:`WavSource` streams a recording through the front end (a replay of a real room).
+- :class:`~uspd.live.soundcard.SoundCardSource` plays the tone and records the mics.
+
+``paced`` says whether the source itself runs in real time (a sound card); the others
+are paced by :func:`~uspd.live.run.run_live` to ``--speed`` or run as fast as they can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from uspd.config import Config
+from uspd.frontend.demod import BATCH_BLOCK_S
+from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
+from uspd.sim.render import iter_doppler, iter_passband, scene_spectrogram
+from uspd.sim.scene import Scene
+
+FrameBlock = tuple[np.ndarray, np.ndarray]
+
+
+class Source(Protocol):
+    name: str  # recorded with each journaled event
+    velocity_m_s: np.ndarray  # (n_velocity,) radial speed of each power column, + approaching
+    duration_s: float | None  # None: until stopped
+    paced: bool  # True: blocks arrive in real time by themselves
+
+    def blocks(self) -> Iterator[FrameBlock]: ...
+
+
+class SimulatedSource:
+    """A simulated scene as a live device would see it (baseband by default, see module doc)."""
+
+    paced = False
+
+    def __init__(self, scene: Scene, config: Config, *, passband: bool = False) -> None:
+        self.scene = scene
+        self.config = config
+        self.passband = passband
+        self.name = f"simulated:{scene.name}:{scene.seed}"
+        self.duration_s = scene.duration_s
+        if passband:
+            self._front = FrontEnd(scene.device.hardware.sample_rate_hz, scene.carrier_hz, config.frontend,
+                                   baseband_rate_hz=config.simulation.baseband_rate_hz,
+                                   speed_of_sound=scene.speed_of_sound_m_s)
+            self.velocity_m_s = self._front.velocity_m_s
+        else:
+            self._spectrogram = scene_spectrogram(scene, config)
+            self.velocity_m_s = self._spectrogram.velocity_m_s
+
+    def blocks(self) -> Iterator[FrameBlock]:
+        if not self.passband:
+            yield from iter_doppler(self.scene, self.config, self._spectrogram)
+            return
+        for block in iter_passband(self.scene, self.config.simulation):
+            yield self._front.process(block.signal)
+        yield self._front.flush()
+
+
+class WavSource:
+    """A WAV recording streamed through the front end in 1 s blocks (checked as ``uspd detect`` checks it)."""
+
+    paced = False
+
+    def __init__(self, path: str | Path, config: Config, carrier_hz: float | None = None) -> None:
+        from uspd.detect.file import _find_carrier, _open, baseband_rate_for
+
+        self.path = Path(path)
+        with _open(self.path) as sound:
+            self.sample_rate_hz, self.n_channels, n_samples = sound.samplerate, sound.channels, sound.frames
+            self.carrier_hz = _find_carrier(sound, self.path) if carrier_hz is None else float(carrier_hz)
+        self.name = f"wav:{self.path.name}"
+        self.duration_s = n_samples / self.sample_rate_hz
+        self._front = FrontEnd(self.sample_rate_hz, self.carrier_hz, config.frontend,
+                               baseband_rate_hz=baseband_rate_for(self.sample_rate_hz, config),
+                               speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
+        self.velocity_m_s = self._front.velocity_m_s
+
+    def blocks(self) -> Iterator[FrameBlock]:
+        import soundfile as sf
+
+        step = max(1, int(round(BATCH_BLOCK_S * self.sample_rate_hz)))
+        for block in sf.blocks(str(self.path), blocksize=step, dtype="float64", always_2d=True):
+            if not np.isfinite(block).all():
+                raise ValueError(f"{self.path} contains NaN or infinite samples")
+            yield self._front.process(block.T)
+        yield self._front.flush()

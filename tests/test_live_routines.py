@@ -1,0 +1,156 @@
+"""Routines: which triggers fire when (kinds, cooldowns, time windows, quiet spells), what
+their actions deliver, and clear errors for bad rules. Time is simulated throughout."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from live_frames import decision_blocks, quick_config
+from uspd.config import ConfigError, config_from_dict, load_config
+from uspd.live.journal import Journal
+from uspd.live.routines import ActionRunner, RoutineEngine, Timeline, in_hours, load_routines
+
+EVENING = Timeline(datetime(2024, 5, 1, 21, 0))  # stream second 0 is 21:00
+WALK_IN = [(1.0, 0.0), (2.0, 0.9), (1.0, 0.0)]
+LEAVE = [(6.0, 0.0)]
+
+
+def _routines(*rules: dict):
+    return config_from_dict({"routines": list(rules)}).routines
+
+
+def _command(path) -> dict:
+    return {"type": "command", "argv": [sys.executable, "-c",
+                                        f"import sys; open({str(path)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')",
+                                        "$routine", "$event", "$kind"]}
+
+
+def _fire(rules, spans, timeline=EVENING):
+    engine = RoutineEngine(_routines(*rules), timeline)
+    return [f for block in decision_blocks(quick_config(), spans) for f in engine.process(block)]
+
+
+def test_triggers_fire_on_their_events_and_kinds():
+    rules = [
+        {"name": "any", "trigger": "motion", "actions": [_command("x")]},
+        {"name": "major", "trigger": "motion", "kind": "major", "actions": [_command("x")]},
+        {"name": "minor", "trigger": "motion", "kind": "minor", "actions": [_command("x")]},
+        {"name": "in", "trigger": "occupied", "actions": [_command("x")]},
+        {"name": "out", "trigger": "vacant", "actions": [_command("x")]},
+    ]
+    firings = _fire(rules, WALK_IN + LEAVE + [(0.5, 0.4)])  # walk in, leave, then a minor twitch
+    names = [f.routine for f in firings]
+    assert names == ["any", "major", "in", "out", "any", "minor"]
+    assert firings[3].time_s == pytest.approx(3.0 + 4.0, abs=0.03)  # vacant hold_s after the last motion frame
+
+
+def test_cooldown_suppresses_refiring():
+    rule = {"name": "hall light", "trigger": "occupied", "cooldown_s": 30, "actions": [_command("x")]}
+    two_visits = WALK_IN + LEAVE + WALK_IN + LEAVE
+    assert len(_fire([rule], two_visits)) == 1
+    assert len(_fire([{**rule, "cooldown_s": 5}], two_visits)) == 2
+
+
+def test_active_hours_wrap_midnight():
+    assert in_hours("22:00-06:00", datetime(2024, 1, 1, 23, 30))
+    assert in_hours("22:00-06:00", datetime(2024, 1, 1, 5, 59))
+    assert not in_hours("22:00-06:00", datetime(2024, 1, 1, 6, 0))
+    assert not in_hours("22:00-06:00", datetime(2024, 1, 1, 12, 0))
+    assert in_hours("08:00-17:00", datetime(2024, 1, 1, 8, 0)) and not in_hours("08:00-17:00", datetime(2024, 1, 1, 17, 0))
+    rule = {"name": "night", "trigger": "occupied", "active_hours": "22:00-06:00", "actions": [_command("x")]}
+    assert _fire([rule], WALK_IN, Timeline(datetime(2024, 5, 1, 21, 0))) == []
+    assert len(_fire([rule], WALK_IN, Timeline(datetime(2024, 5, 1, 23, 0)))) == 1
+
+
+def test_no_motion_for_fires_once_per_quiet_spell_after_motion():
+    rule = {"name": "lights off", "trigger": "no_motion_for", "seconds": 2.5, "actions": [_command("x")]}
+    assert _fire([rule], [(10.0, 0.0)]) == []  # no motion seen yet: nothing to time from
+    firings = _fire([rule], WALK_IN + LEAVE + WALK_IN + LEAVE)
+    assert [f.trigger for f in firings] == ["no_motion_for"] * 2
+    last_motion_1, last_motion_2 = 3.0, 10.0 + 3.0  # the second walk ends 10 s after the first
+    assert firings[0].time_s == pytest.approx(last_motion_1 + 2.5, abs=0.03)
+    assert firings[1].time_s == pytest.approx(last_motion_2 + 2.5, abs=0.03)
+
+
+def test_command_and_webhook_actions_deliver_and_failures_are_journaled(tmp_path):
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204 if self.path == "/ok" else 500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    out = tmp_path / "ran.txt"
+    rules = [
+        {"name": "note", "trigger": "occupied", "actions": [_command(out), {"type": "webhook", "url": f"{url}/ok"}]},
+        {"name": "broken", "trigger": "occupied", "actions": [
+            {"type": "webhook", "url": f"{url}/fail"},
+            {"type": "command", "argv": ["no-such-program-uspd"]},
+            {"type": "command", "argv": [sys.executable, "-c", "import sys; sys.exit(3)"]},
+        ]},
+    ]
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        runner = ActionRunner(journal, timeout_s=5)
+        engine = RoutineEngine(_routines(*rules), EVENING, runner)
+        for block in decision_blocks(quick_config(), WALK_IN):
+            engine.process(block, [journal.record_event(e, EVENING.wall(e.time_s), "test") for e in block.events])
+        runner.close()
+        server.shutdown()
+        assert out.read_text() == "note occupied major\n"
+        assert received[0]["routine"] == "note" and received[0]["event"] == "occupied" and received[0]["score"] == 0.9
+        assert received[0]["time"].startswith("2024-05-01T21:00:01")  # walked in 1 s after 21:00
+        deliveries = [journal.delivery(i) for i in range(1, 6)]
+        assert [(d.routine, d.action, d.status) for d in deliveries if d.status == "delivered"] == [
+            ("note", "command", "delivered"), ("note", "webhook", "delivered")]
+        statuses = {d.id: (d.status, d.error) for d in deliveries}
+        errors = sorted(error for status, error in statuses.values() if status == "failed")
+        assert len(errors) == 3
+        assert any(e.startswith("HTTP 500") for e in errors)
+        assert "program not found: no-such-program-uspd" in errors
+        assert any(e.startswith("exit code 3") for e in errors)
+        assert runner.failures == 3
+
+
+@pytest.mark.parametrize("rule, key, words", [
+    ({"trigger": "vacant", "actions": [_command("x")]}, "routines.0.name", "Field required"),
+    ({"name": "a", "trigger": "sunset", "actions": [_command("x")]}, "routines.0.trigger", "'motion'"),
+    ({"name": "a", "trigger": "no_motion_for", "actions": [_command("x")]}, "routines.0", "needs seconds"),
+    ({"name": "a", "trigger": "vacant", "kind": "major", "actions": [_command("x")]}, "routines.0", "kind only"),
+    ({"name": "a", "trigger": "vacant", "active_hours": "22-06", "actions": [_command("x")]}, "routines.0.active_hours", "pattern"),
+    ({"name": "a", "trigger": "vacant", "actions": [{"type": "webhook", "url": "ftp://x"}]}, "routines.0.actions.0.webhook.url", "pattern"),
+    ({"name": "a", "trigger": "vacant", "actions": [{"type": "command", "argv": "rm -rf /"}]}, "routines.0.actions.0.command.argv", "list"),
+    ({"name": "a", "trigger": "vacant", "actions": [{"type": "mqtt", "topic": "x/$room"}]}, "routines.0.actions.0.mqtt", "room"),
+    ({"name": "a", "trigger": "vacant", "actions": []}, "routines.0.actions", "at least 1"),
+])
+def test_a_bad_rule_is_one_error_naming_the_key(rule, key, words):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"routines": [rule]})
+    assert f"'{key}'" in str(err.value) and words in str(err.value)
+
+
+def test_routines_file_joins_the_config_and_names_must_be_unique(tmp_path):
+    extra = tmp_path / "routines.toml"
+    extra.write_text('[[routines]]\nname = "b"\ntrigger = "vacant"\nactions = [{type = "command", argv = ["true"]}]\n')
+    config = tmp_path / "uspd.toml"
+    config.write_text(f'[live]\nroutines_file = "{extra}"\n\n[[routines]]\nname = "a"\ntrigger = "occupied"\n'
+                      'actions = [{type = "command", argv = ["true"]}]\n')
+    assert [r.name for r in load_routines(load_config(config))] == ["a", "b"]
+    extra.write_text(extra.read_text().replace('"b"', '"a"'))
+    with pytest.raises(ConfigError, match="two routines are named 'a'"):
+        load_routines(load_config(config))
+    extra.write_text("[mqtt]\nhost = 'x'\n")
+    with pytest.raises(ConfigError, match="may only hold routines tables, found 'mqtt'"):
+        load_routines(load_config(config))
