@@ -38,10 +38,15 @@ def _synthetic(seed: int, n_frames: int = 3000) -> SceneData:
                      target, nonhuman.astype(str), np.full(n_frames, np.nan, np.float32))
 
 
-def test_training_learns_separable_motion():
-    settings = TrainSettings(epochs=6, batch=8, seed=1)
-    model, reports = train([_synthetic(i) for i in range(8)], [_synthetic(100)], settings)
-    assert len(reports) == 6 and reports[-1].train_loss < reports[0].train_loss
+@pytest.fixture(scope="module")
+def trained():
+    """A model trained on separable synthetic scenes, and its per-epoch reports."""
+    return train([_synthetic(i, 2000) for i in range(6)], [_synthetic(100, 2000)], TrainSettings(epochs=5, batch=8, seed=1))
+
+
+def test_training_learns_separable_motion(trained):
+    model, reports = trained
+    assert len(reports) == 5 and reports[-1].train_loss < reports[0].train_loss
     major, _, false_per_h = validate(model, [_synthetic(101)], threshold=0.35)
     assert major > 0.9 and false_per_h < 0.05 * 3600 / 0.02  # fewer than 5 % of other frames over threshold
 
@@ -77,11 +82,9 @@ def test_export_matches_torch_and_streams_hop_by_hop(tmp_path):
     assert session.get_modelmeta().custom_metadata_map["classes"] == ",".join(CLASSES)
 
 
-def test_int8_model_agrees_with_float(tmp_path):
-    scenes = [_synthetic(i) for i in range(4)]
-    model, _ = train(scenes, [_synthetic(50)], TrainSettings(epochs=3, batch=8))
-    fp32 = export_onnx(model, tmp_path / "m.fp32.onnx", {})
-    int8 = quantize_int8(fp32, tmp_path / "m.int8.onnx", scenes)
+def test_int8_model_agrees_with_float(trained, tmp_path):
+    fp32 = export_onnx(trained[0], tmp_path / "m.fp32.onnx", {})
+    int8 = quantize_int8(fp32, tmp_path / "m.int8.onnx")
     x = _synthetic(99).features.T[None].astype(np.float32)
     outputs = []
     for path in (fp32, int8):

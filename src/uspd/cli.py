@@ -112,6 +112,8 @@ def detect(
     carrier: Annotated[str, typer.Option(help="pilot tone in Hz, or 'auto' to find it in the recording")] = "auto",
     timeline: Annotated[Optional[Path], typer.Option(help="CSV, one row per hop: time_s,motion_score,motion,occupied")] = None,
     events: Annotated[Optional[Path], typer.Option(help="JSON lines, one per motion / occupied / vacant event")] = None,
+    detector: Annotated[Optional[str], typer.Option(
+        help="neural (the shipped model, default), baseline (classical), or LABEL=MODEL.onnx")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Detect motion and presence in a recording; print a summary or write a timeline and events."""
@@ -123,6 +125,8 @@ def detect(
         raise _fail(f"--carrier must be 'auto' or a frequency in Hz, got '{carrier}'") from None
     try:
         cfg = load_config(config)
+        if detector is not None:
+            cfg = next(iter(_detector_configs(cfg, [detector]).values()))
         with _progress() as progress:
             task = progress.add_task(f"detecting in {recording.name}", total=None)
             decisions, info = detect_file(
@@ -273,7 +277,7 @@ def mine(
     events from corpus A, rare-event model, collect from corpus B, retrain; write the three
     models (ONNX fp32 and int8) and mining-report.md / .json."""
     _require_torch()
-    from uspd.model.export import calibration_subset, save_model
+    from uspd.model.export import save_model
     from uspd.model.loop import LoopSettings, run_loop, write_loop_report
 
     try:
@@ -287,7 +291,7 @@ def mine(
     with _progress() as progress:
         result = run_loop(settings, cfg, cache, _loop_progress(progress))
     for name, net in (("seed", result.seed), ("rare", result.rare), ("motion", result.final)):
-        for path in save_model(net, out, name, {"command": command, "stage": name}, calibration_subset(result.calibration)):
+        for path in save_model(net, out, name, {"command": command, "stage": name}):
             console.print(f"wrote {path}")
     for path in write_loop_report(result.report, out, command):
         console.print(f"wrote {path}")

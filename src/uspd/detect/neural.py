@@ -28,6 +28,7 @@ CLASSES = ("none", "minor", "major", "nonhuman")  # network outputs, in this ord
 DEFAULT_MODEL = "motion.int8.onnx"  # in uspd/models
 CENTROID_DB = 6.0  # grid bins this far over their floor weigh in the Doppler centroid
 NOTCH_M_S = 0.15  # slower bins are clutter and breathing: left out of the centroid
+CENTROID_S = 0.5  # memory of the Doppler centroid (leaving hint)
 
 
 def default_model_path() -> Path:
@@ -44,7 +45,7 @@ class NeuralFrames:
     """Per-frame outputs of shape (n_frames,) or (n_frames, classes)."""
 
     score: np.ndarray
-    centroid_m_s: np.ndarray  # energy-weighted radial velocity over the floor; + approaching
+    centroid_m_s: np.ndarray  # radial velocity of the recent Doppler energy (m/s); + approaching
     probabilities: np.ndarray
 
 
@@ -77,12 +78,14 @@ class NeuralDetector:
         self._grid = grid_m_s()
         self._outside = np.abs(self._grid) >= NOTCH_M_S
         self._warmup_frames = int(np.ceil(warmup_s / hop_s))
+        self._alpha = 1.0 - np.exp(-hop_s / CENTROID_S)
         self.reset()
 
     def reset(self) -> None:
         self._features.reset()
         self._state = {i.name: np.zeros(i.shape, dtype=np.float32) for i in self._state_inputs}
         self._blind = self._warmup_frames
+        self._moment, self._energy = 0.0, 0.0
 
     def process(self, power: np.ndarray) -> NeuralFrames:
         x, missing = self._features.process(power)
@@ -103,6 +106,15 @@ class NeuralDetector:
         return NeuralFrames(score, self._centroid(x), probabilities)
 
     def _centroid(self, x: np.ndarray) -> np.ndarray:
+        """Radial velocity of the last ``CENTROID_S`` of Doppler energy: bins well over their
+        floor, weighted by their excess, averaged with an exponential memory. The
+        network's score fades over a few hops after a person walks out, when their
+        Doppler is already gone; those hops still read as leaving."""
         weight = np.clip(x[:, self._outside] * DB_SCALE - CENTROID_DB, 0.0, None)
-        total = weight.sum(axis=1)
-        return np.where(total > 0, weight @ self._grid[self._outside] / np.maximum(total, 1e-12), 0.0)
+        moment, energy = weight @ self._grid[self._outside], weight.sum(axis=1)
+        centroid = np.zeros(len(x))
+        for i in range(len(x)):
+            self._moment += self._alpha * (moment[i] - self._moment)
+            self._energy += self._alpha * (energy[i] - self._energy)
+            centroid[i] = self._moment / self._energy if self._energy > 1e-3 else 0.0
+        return centroid

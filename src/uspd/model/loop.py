@@ -10,7 +10,7 @@ rare-event model collects more of them from fresh hours, the detector is retrain
 3. **Rare-event model**: train on the labeled set plus the mined stretches; it knows the
    rare events better than the seed did. **Collect** from corpus B every stretch where
    it or the seed fires, or where it sees a non-human event (P(non-human) ≥
-   ``collect_nonhuman``): it captures events the seed model never fired on.
+   ``collect_nonhuman`` for ``collect_s``): it captures events the seed never fired on.
 4. **Final**: retrain on the labeled set plus everything mined and collected.
 
 The simulator's ground truth plays the annotator: labels of a mined stretch are looked up
@@ -50,7 +50,8 @@ class LoopSettings:
     corpus_b_hours: float = 8.0
     corpus_scene_s: float = 1800.0  # many rooms rather than few long ones
     mine_threshold: float = 0.15  # seed fires or is unsure: the presence machine's sensitive threshold
-    collect_nonhuman: float = 0.5  # the rare-event model's P(non-human) that marks an event
+    collect_nonhuman: float = 0.5  # the rare-event model's P(non-human) that marks an event …
+    collect_s: float = 1.0  # … held this long
     context_s: float = 2.0  # kept either side of a mined stretch
     alarm_threshold: float = 0.35  # validation: motion = score ≥ the presence machine's minor threshold
     confirm_frames: int = 3
@@ -128,6 +129,27 @@ def category(scene: SceneData, m: Mined) -> str:
     return max(busy)[1] if busy else "nothing"
 
 
+def captured_events(found: list[Mined], scenes: list[SceneData], skip: int) -> dict[str, list[int]]:
+    """Per non-human kind: [events in the corpus, events a stretch of ``found`` overlaps].
+    An event is a run of frames (after the first ``skip``) where the kind is active in
+    the ground truth — looked up after mining."""
+    counts: dict[str, list[int]] = {}
+    for i, scene in enumerate(scenes):
+        covered = np.zeros(len(scene), bool)
+        for m in found:
+            if m.scene == i:
+                covered[m.start:m.stop] = True
+        combos = [str(c) for c in np.unique(scene.nonhuman)]
+        for kind in {k for combo in combos for k in combo.split("+")} - {"none"}:
+            active = np.isin(scene.nonhuman, [c for c in combos if kind in c.split("+")])
+            active[:skip] = False
+            total = counts.setdefault(kind, [0, 0])
+            for a, b in zip(*spans(active)):
+                total[0] += 1
+                total[1] += int(covered[a:b].any())
+    return dict(sorted(counts.items()))
+
+
 def cut(scene: SceneData, m: Mined, lead_in: int) -> SceneData:
     """The stretch as a training scene, with ``lead_in`` frames before it marked missing so
     the network's state is warm where the loss starts (missing frames carry no loss)."""
@@ -151,7 +173,7 @@ def stage_metrics(model: MotionNet, validation: list[SceneData], settings: LoopS
         human = scene.target == CLASSES.index("major")
         human |= scene.target == CLASSES.index("minor")
         if not human.any():
-            alarms += int(onsets(moving[skip:]).sum())
+            alarms += len(onsets(moving[skip:]))
             empty_frames += max(len(scene) - skip, 0)
             continue
         for kind in hits:
@@ -169,7 +191,6 @@ class LoopResult:
     rare: MotionNet
     final: MotionNet
     report: dict
-    calibration: list[SceneData]  # the labeled set: int8 calibration frames
 
 
 def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
@@ -219,22 +240,23 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
     seed_b, rare_b = scores(seed, corpus_b), scores(rare, corpus_b)
     score_s += time.perf_counter() - started
     by_seed = mine([s >= settings.mine_threshold for s, _ in seed_b], context, skip)
-    collected = mine([(s >= settings.mine_threshold) | (r >= settings.mine_threshold) | (nh >= settings.collect_nonhuman)
+    sustained = int(round(settings.collect_s / hop_s))
+    collected = mine([(s >= settings.mine_threshold) | (r >= settings.mine_threshold)
+                      | debounce(nh >= settings.collect_nonhuman, sustained)
                       for (s, _), (r, nh) in zip(seed_b, rare_b)], context, skip)
     final = fit("final", labeled + [cut(corpus_a[m.scene], m, lead_in) for m in mined_a]
                 + [cut(corpus_b[m.scene], m, lead_in) for m in collected])
 
     def tally(found: list[Mined], scenes: list[SceneData]) -> dict:
-        cats: dict[str, int] = {}
-        for m in found:
-            cats[category(scenes[m.scene], m)] = cats.get(category(scenes[m.scene], m), 0) + 1
-        return {"events": len(found), "hours": sum(m.stop - m.start for m in found) * hop_s / 3600.0,
-                "by_category": dict(sorted(cats.items(), key=lambda kv: -kv[1]))}
+        return {"stretches": len(found), "hours": sum(m.stop - m.start for m in found) * hop_s / 3600.0,
+                "with_nothing_going_on": sum(category(scenes[m.scene], m) == "nothing" for m in found),
+                "events_captured": captured_events(found, scenes, skip)}
 
     report["mining"] = {
         "corpus_a": {"scenes": len(corpus_a), "hours": sum(len(s) for s in corpus_a) * hop_s / 3600.0,
-                     "seed_mined": tally(mined_a, corpus_a)},
+                     "events": captured_events([], corpus_a, skip), "seed_mined": tally(mined_a, corpus_a)},
         "corpus_b": {"scenes": len(corpus_b), "hours": sum(len(s) for s in corpus_b) * hop_s / 3600.0,
+                     "events": captured_events([], corpus_b, skip),
                      "seed_alone_would_mine": tally(by_seed, corpus_b), "collected": tally(collected, corpus_b)},
         "scoring_s": score_s,
     }
@@ -242,7 +264,7 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
     report["mining"]["scored_hours"] = scored_hours  # corpus B is scored by two models
     report["mining"]["hours_scored_per_s"] = scored_hours / score_s if score_s else None
     report["features"] = {"n_bins": N_BINS, "version": FEATURES_VERSION}
-    return LoopResult(seed, rare, final, report, labeled)
+    return LoopResult(seed, rare, final, report)
 
 
 def write_loop_report(report: dict, out_dir: Path, command: str) -> list[Path]:
@@ -269,17 +291,24 @@ def write_loop_report(report: dict, out_dir: Path, command: str) -> list[Path]:
         fa = "–" if v["false_onsets_per_hour"] is None else f"{v['false_onsets_per_hour']:.1f}"
         lines.append(f"| {stage} | {r['train_frames']:,} | {fa} | {pct(v['major_detected'])} | "
                      f"{pct(v['minor_detected'])} | {r['train_s']:.0f} s |")
-    lines += ["", "## Events mined and collected, by what they turned out to be", "",
-              "Categories come from the simulator's ground truth, looked up after mining chose the stretch "
-              "('nothing': no event was going on).", ""]
-    columns = (("corpus A: mined by the seed", mining["corpus_a"]["seed_mined"]),
-               ("corpus B: the seed alone", mining["corpus_b"]["seed_alone_would_mine"]),
-               ("corpus B: collected (seed + rare-event model)", mining["corpus_b"]["collected"]))
-    names = sorted({k for _, t in columns for k in t["by_category"]}, key=lambda k: -sum(t["by_category"].get(k, 0) for _, t in columns))
-    lines += ["| category | " + " | ".join(c for c, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
-    lines += [f"| {k} | " + " | ".join(str(t["by_category"].get(k, 0)) for _, t in columns) + " |" for k in names]
-    lines += ["| **events** | " + " | ".join(str(t["events"]) for _, t in columns) + " |",
-              "| **hours kept** | " + " | ".join(f"{t['hours']:.2f}" for _, t in columns) + " |", "",
+    a, b = mining["corpus_a"], mining["corpus_b"]
+    lines += ["", "## Rare events captured", "",
+              "An event is a run of frames where a non-human kind is active in the simulator's ground truth, looked "
+              "up after mining; it is captured when a kept stretch overlaps it. Corpus A is mined by the seed "
+              "model; on corpus B, the seed alone is compared with the collection step (seed + rare-event model).", "",
+              "| kind | A: events | A: mined by the seed | B: events | B: seed alone | B: collected |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for kind in sorted(set(a["events"]) | set(b["events"])):
+        cells = (a["events"].get(kind, [0, 0])[0], a["seed_mined"]["events_captured"].get(kind, [0, 0])[1],
+                 b["events"].get(kind, [0, 0])[0], b["seed_alone_would_mine"]["events_captured"].get(kind, [0, 0])[1],
+                 b["collected"]["events_captured"].get(kind, [0, 0])[1])
+        lines.append(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
+    stretch_rows = (("stretches kept", "stretches"), ("… with nothing going on", "with_nothing_going_on"))
+    for name, key in stretch_rows:
+        lines.append(f"| **{name}** | | {a['seed_mined'][key]} | | {b['seed_alone_would_mine'][key]} | "
+                     f"{b['collected'][key]} |")
+    lines += [f"| **hours kept** | | {a['seed_mined']['hours']:.2f} | | {b['seed_alone_would_mine']['hours']:.2f} | "
+              f"{b['collected']['hours']:.2f} |", "",
               f"Corpus A: {mining['corpus_a']['scenes']} scenes, {mining['corpus_a']['hours']:.1f} h; corpus B: "
               f"{mining['corpus_b']['scenes']} scenes, {mining['corpus_b']['hours']:.1f} h. Scoring: "
               f"{mining['scored_hours']:.1f} model-hours of audio in {mining['scoring_s']:.1f} s "
