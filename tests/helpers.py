@@ -26,3 +26,10 @@ class PointScatterer(Mover):
     def motion(self, t_s: np.ndarray) -> np.ndarray:
         moving = np.any(np.asarray(self.velocity_m_s) != 0)
         return np.full(t_s.shape, Motion.MOVING if moving else Motion.NONE, dtype=np.int8)
+
+
+def same_events(a, b, score_tol: float = 1e-5) -> bool:
+    """The same presence events at the same hops, scores equal up to ``score_tol`` (the
+    network's sums run in another order when blocks have other sizes)."""
+    return [(e.time_s, e.event, e.kind) for e in a] == [(e.time_s, e.event, e.kind) for e in b] and all(
+        abs(x.score - y.score) <= score_tol for x, y in zip(a, b))

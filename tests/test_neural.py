@@ -61,15 +61,15 @@ def test_features_measure_db_over_a_floor_and_flag_missing_frames():
     assert x.min() >= CLIP_DB[0] / DB_SCALE
 
 
-def _fp32() -> Path:
-    return default_model_path().with_name("motion.fp32.onnx")
+def _int8() -> Path:
+    return default_model_path().with_name("motion.int8.onnx")
 
 
 def test_streaming_one_frame_at_a_time_equals_one_call(walk_in):
-    """Exact with the float model; the int8 model quantizes activations per call, so block
-    sizes move its scores by quantization noise only."""
+    """Exact with the shipped float model; the int8 model quantizes activations per call, so
+    block sizes move its scores by quantization noise only."""
     power, _, velocity = walk_in
-    for model, atol, mean_tol in ((_fp32(), 1e-5, 1e-6), (None, 0.2, 0.01)):
+    for model, atol, mean_tol in ((None, 1e-5, 1e-6), (_int8(), 0.2, 0.01)):
         whole = NeuralDetector(velocity, 0.02, model_path=model).process(power)
         detector = NeuralDetector(velocity, 0.02, model_path=model)
         parts = [detector.process(power[i:i + 1]) for i in range(0, 300)]
@@ -95,10 +95,10 @@ def test_shipped_model_sees_a_walk_in_and_ignores_a_fan(walk_in, fan):
         assert any(e.event == "occupied" for e in decisions.events) == expect_occupied
 
 
-def test_shipped_int8_model_agrees_with_its_float_model(walk_in, fan):
+def test_int8_model_agrees_with_the_shipped_float_model(walk_in, fan):
     for power, _, velocity in (walk_in, fan):
-        a = NeuralDetector(velocity, 0.02).process(power)
-        b = NeuralDetector(velocity, 0.02, model_path=_fp32()).process(power)
+        a = NeuralDetector(velocity, 0.02, model_path=_int8()).process(power)
+        b = NeuralDetector(velocity, 0.02).process(power)
         assert np.abs(a.score - b.score).max() < 0.2
         assert np.abs(a.score - b.score).mean() < 0.01
         assert np.mean((a.score >= 0.35) == (b.score >= 0.35)) > 0.99

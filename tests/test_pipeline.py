@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import same_events
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.sim.labels import label_scene
@@ -43,6 +44,6 @@ def test_empty_rooms_stay_vacant(name):
 def test_block_size_does_not_change_decisions():
     whole, _ = _decide("walk_in", 3, 8.0)
     framewise, _ = _decide("walk_in", 3, 8.0, block_frames=1)
-    np.testing.assert_array_equal(whole.score, framewise.score)
+    np.testing.assert_allclose(whole.score, framewise.score, atol=1e-5)  # float rounding of block sizes
     np.testing.assert_array_equal(whole.occupied, framewise.occupied)
-    assert whole.events == framewise.events
+    assert same_events(whole.events, framewise.events)

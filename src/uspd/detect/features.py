@@ -8,7 +8,11 @@ the input bins weighted by their overlap). Absolute levels depend on emission le
 and mic gain, which the network should not have to learn: each grid bin keeps a floor in
 dB that falls fast (a quiet frame is the floor) and rises slowly (``FLOOR_RISE_S``: a fan
 running for minutes becomes floor, a person walking for seconds does not), and the
-feature is the frame's dB over that floor, clipped and scaled to about [-1, 3].
+feature is the frame's dB over that floor, clipped and scaled to about [-1, 3]. A stream's
+first frame sets the floor, capped at its quiet bins' level (``START_PERCENTILE`` + a
+margin), so a person already walking when the data starts stands out as they would
+walking in (the floor settles low within a second either way; scores are held at 0 for
+the first second).
 
 Frames of all zeros (no pilot tone: "no data") give all-zero features, leave the floor
 alone and are flagged in ``missing`` so the detector can score them 0.
@@ -29,6 +33,7 @@ FLOOR_RISE_S = 20.0  # time constant of the floor rising under a steady mover (d
 FLOOR_FALL_S = 0.5  # time constant of the floor falling to a quieter level
 DB_SCALE = 20.0  # feature = (dB over floor) / this
 CLIP_DB = (-20.0, 60.0)
+START_PERCENTILE, START_MARGIN_DB = 25.0, 3.0  # a stream's first floor: at most this far over its quiet bins
 
 
 def grid_m_s() -> np.ndarray:
@@ -77,8 +82,8 @@ class DopplerFeatures:
         floor = self._floor_db
         for i in np.flatnonzero(~missing):
             frame = level_db[i]
-            if floor is None:
-                floor = frame.copy()
+            if floor is None:  # (re)start: the quiet part of this frame, not a mover already there
+                floor = np.minimum(frame, np.percentile(frame, START_PERCENTILE) + START_MARGIN_DB)
             out[i] = frame - floor
             floor = floor + np.where(frame > floor, self._rise, self._fall) * (frame - floor)
         self._floor_db = floor

@@ -25,7 +25,7 @@ import numpy as np
 from uspd.detect.features import DB_SCALE, N_BINS, DopplerFeatures, grid_m_s
 
 CLASSES = ("none", "minor", "major", "nonhuman")  # network outputs, in this order
-DEFAULT_MODEL = "motion.int8.onnx"  # in uspd/models
+DEFAULT_MODEL = "motion.fp32.onnx"  # in uspd/models; motion.int8.onnx beside it (see docs/detector.md)
 CENTROID_DB = 6.0  # grid bins this far over their floor weigh in the Doppler centroid
 NOTCH_M_S = 0.15  # slower bins are clutter and breathing: left out of the centroid
 CENTROID_S = 0.5  # memory of the Doppler centroid (leaving hint)

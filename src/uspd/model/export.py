@@ -79,7 +79,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
 
 
 def save_model(net: MotionNet, out_dir: Path, name: str, metadata: dict[str, str]) -> tuple[Path, Path]:
-    """``name.fp32.onnx`` and ``name.int8.onnx`` in ``out_dir`` (the int8 one is what the
-    detector runs by default)."""
+    """``name.fp32.onnx`` (what the detector runs by default: exact whatever the block
+    size) and ``name.int8.onnx`` in ``out_dir``."""
     fp32 = export_onnx(net, out_dir / f"{name}.fp32.onnx", metadata)
     return fp32, quantize_int8(fp32, out_dir / f"{name}.int8.onnx")

@@ -39,7 +39,7 @@ from uspd.model.network import MotionNet
 from uspd.model.train import TrainSettings, predict, train
 
 CORPUS_SCENARIO = "rare_events_home"
-FEATURES_VERSION = 1  # bump when features or labels change: cached renders are keyed by it
+FEATURES_VERSION = 2  # bump when features or labels change: cached renders are keyed by it (2: capped first floor)
 
 
 @dataclass(frozen=True)
