@@ -61,11 +61,17 @@ def link_factory(journal):
         link.stop(timeout_s=1)
 
 
-def test_discovery_configs_availability_and_rediscovery(broker, link_factory):
-    config = _config(broker.port)
-    subscriber = Subscriber(broker.port, ["homeassistant/#", "uspd/#"])
+def _connected(port: int, link_factory, topics: list[str]):
+    """A config for the broker on ``port``, a subscriber to ``topics`` and a started link."""
+    config = _config(port)
+    subscriber = Subscriber(port, topics)
     link = link_factory(config)
     link.start()
+    return config, subscriber, link
+
+
+def test_discovery_configs_availability_and_rediscovery(broker, link_factory):
+    config, subscriber, link = _connected(broker.port, link_factory, ["homeassistant/#", "uspd/#"])
     topics = Topics(config.mqtt)
     try:
         assert wait_until(lambda: len([m for m in subscriber.messages if m[0].endswith("/config")]) == 3)
@@ -93,10 +99,7 @@ def test_discovery_configs_availability_and_rediscovery(broker, link_factory):
 
 
 def test_last_will_says_offline_when_the_connection_dies(broker, link_factory):
-    config = _config(broker.port)
-    subscriber = Subscriber(broker.port, ["uspd/#"])
-    link = link_factory(config)
-    link.start()
+    config, subscriber, link = _connected(broker.port, link_factory, ["uspd/#"])
     availability = Topics(config.mqtt).availability
     try:
         assert wait_until(lambda: subscriber.on(availability) == ["online"])
@@ -107,10 +110,7 @@ def test_last_will_says_offline_when_the_connection_dies(broker, link_factory):
 
 
 def test_walk_in_and_departure_publish_states_in_order(broker, journal, link_factory):
-    config = _config(broker.port)
-    subscriber = Subscriber(broker.port, ["uspd/#"])
-    link = link_factory(config)
-    link.start()
+    config, subscriber, link = _connected(broker.port, link_factory, ["uspd/#"])
     topics = Topics(config.mqtt)
     chain = _chain(config, journal, link)
     try:
@@ -131,10 +131,7 @@ def test_walk_in_and_departure_publish_states_in_order(broker, journal, link_fac
 
 
 def test_broker_restart_mid_run_loses_no_event(broker, journal, link_factory):
-    config = _config(broker.port)
-    subscriber = Subscriber(broker.port, ["uspd/#"])
-    link = link_factory(config)
-    link.start()
+    config, subscriber, link = _connected(broker.port, link_factory, ["uspd/#"])
     topics = Topics(config.mqtt)
     chain = _chain(config, journal, link)
     blocks = decision_blocks(config, WALK_IN + LEAVE + WALK_IN + LEAVE)
