@@ -61,6 +61,13 @@ def test_crops_skip_context_and_missing_frames():
     assert scored == 700 - 10  # every frame with data is scored exactly once
 
 
+def test_network_fits_the_budget_and_training_context_covers_its_view():
+    net = MotionNet()
+    assert sum(p.numel() for p in net.parameters()) <= 50_000
+    assert net.macs_per_frame() * 50 <= 2_000_000  # ≤ 2 MMAC per second of audio at 20 ms hops
+    assert net.receptive_frames - 1 <= TrainSettings().context_frames
+
+
 def test_export_matches_torch_and_streams_hop_by_hop(tmp_path):
     torch.manual_seed(0)
     net = MotionNet().eval()

@@ -237,12 +237,6 @@ def demo(
     run_demo(seed=seed, duration_s=duration, out_dir=out, console=console)
 
 
-def _train_settings(epochs: int, seed: int):
-    from uspd.model.train import TrainSettings
-
-    return TrainSettings(epochs=epochs, seed=seed)
-
-
 def _require_torch() -> None:
     import importlib.util
 
@@ -279,11 +273,12 @@ def mine(
     _require_torch()
     from uspd.model.export import save_model
     from uspd.model.loop import LoopSettings, run_loop, write_loop_report
+    from uspd.model.train import TrainSettings
 
     try:
         cfg = load_config(config)
         settings = LoopSettings(labeled_per_kind=labeled_per_kind, corpus_a_hours=corpus_hours,
-                                corpus_b_hours=corpus_hours, train=_train_settings(epochs, seed), workers=workers)
+                                corpus_b_hours=corpus_hours, train=TrainSettings(epochs=epochs, seed=seed), workers=workers)
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(f"uspd mine --out {out} --labeled-per-kind {labeled_per_kind} --corpus-hours {corpus_hours:g} "

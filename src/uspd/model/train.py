@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -153,7 +153,3 @@ def _batches(scenes: list[SceneData], settings: TrainSettings) -> int:
     """An upper bound on batches per epoch (crops vary a little with the random offsets)."""
     crops_max = sum(len(s) // settings.crop_frames + 2 for s in scenes)
     return -(-crops_max // settings.batch)
-
-
-def settings_dict(settings: TrainSettings) -> dict:
-    return asdict(settings)
