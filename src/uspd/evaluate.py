@@ -1,4 +1,4 @@
-"""Issue 7's evaluation harness: held-out simulated rooms → the detection chain → metrics.
+"""The evaluation harness: held-out simulated rooms → one or more detection chains → metrics.
 
 Every scene is drawn from the scenario catalog with a seed of at least
 :data:`HELD_OUT_SEED_START`; **training and tuning must use seeds below it**, so no room
@@ -33,11 +33,13 @@ What is measured (the report states the same definitions):
   machine's context-dependent sensitivity, so it costs no re-rendering. The chain's own
   operating point (defaults, with context) is marked beside it.
 
-Scenes are independent: any number of worker processes gives the same numbers.
+Scenes are independent: any number of worker processes gives the same numbers. Several
+detectors (label → config) are judged on the same rendered frames in one run; the
+comparison report puts their tables side by side and their DET curves on one plot.
 
 >>> settings = EvaluationSettings(hours=1.0, scenes_per_kind=12, workers=2)
->>> summary = evaluate(settings, Config())
->>> write_report(summary, Path("eval"))
+>>> summaries = evaluate(settings, {"baseline": baseline_config, "neural": Config()})
+>>> write_comparison(summaries, Path("eval"))        # or write_report(summaries["neural"], …)
 """
 
 from __future__ import annotations

@@ -43,13 +43,13 @@ class MotionNet(nn.Module):
         inputs = [self.input.in_channels] + [self.input.out_channels] * len(self.depthwise)
         return [(batch, c, (self.kernel - 1) * d) for c, d in zip(inputs, self.dilations)]
 
-    def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
-        return [torch.zeros(shape) for shape in self.state_shapes(batch)]
+    def initial_state(self, batch: int = 1, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+        return [torch.zeros(shape, device=device) for shape in self.state_shapes(batch)]
 
     def forward(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Features (batch, n_bins, n_frames) and the state → logits (batch, classes,
         n_frames) and the next state (every tensor of :meth:`state_shapes`)."""
-        state = state or tuple(self.initial_state(x.shape[0]))
+        state = state or tuple(self.initial_state(x.shape[0], x.device))
         new_state = []
 
         def causal(conv: nn.Conv1d, inputs: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
