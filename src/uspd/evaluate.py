@@ -187,12 +187,10 @@ def run_scene(job: SceneJob, configs: dict[str, Config]) -> dict[str, SceneFrame
         for label, detection in detections.items():
             parts[label].append(detection.process(power, times))
     truth = label_scene(scene, hop_s)
+    decided = {label: Decisions.concatenate(p) for label, p in parts.items()}
+    keep, row = truth.rows_at(next(iter(decided.values())).time_s, hop_s)  # every chain decides at the same hops
     frames = {}
-    for label, decided in parts.items():
-        decisions = Decisions.concatenate(decided)
-        row = np.rint(decisions.time_s / hop_s).astype(int) - 1  # the label frame ending with each decision
-        keep = row < len(truth)
-        row = row[keep]
+    for label, decisions in decided.items():
         frames[label] = SceneFrames(
             job=job, array=scene.device.array, carrier_hz=scene.carrier_hz,
             time_s=decisions.time_s[keep], score=decisions.score[keep].astype(np.float32),

@@ -92,9 +92,7 @@ def render_scene(spec: SceneSpec, config: Config) -> SceneData:
     missing = np.concatenate([p[1] for p in parts])
     time_s = np.concatenate(times)
     truth = label_scene(scene, config.frontend.hop_s)
-    row = np.rint(time_s / config.frontend.hop_s).astype(int) - 1  # the label frame ending with each decision
-    keep = row < len(truth)
-    row = row[keep]
+    keep, row = truth.rows_at(time_s, config.frontend.hop_s)
     return SceneData(spec, x[keep], missing[keep], targets(truth.motion[row], truth.nonhuman[row]),
                      truth.nonhuman[row], truth.person_distance_m[row].astype(np.float32))
 

@@ -43,6 +43,13 @@ class Labels:
     def __len__(self) -> int:
         return len(self.time_s)
 
+    def rows_at(self, time_s: np.ndarray, frame_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Decision times (ends of the audio each used, s) → which of them a label frame
+        ends with (bool mask) and those frames' rows."""
+        row = np.rint(np.asarray(time_s) / frame_s).astype(int) - 1
+        keep = row < len(self)
+        return keep, row[keep]
+
     def write_csv(self, path: str | Path) -> None:
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
