@@ -24,7 +24,8 @@ ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="TOML con
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    # one unbroken line: a long path must not be wrapped mid-word, in a terminal or a log
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
