@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -103,25 +104,110 @@ def test_command_and_webhook_actions_deliver_and_failures_are_journaled(tmp_path
         ]},
     ]
     with Journal(tmp_path / "j.sqlite3") as journal:
-        runner = ActionRunner(journal, timeout_s=5)
+        runner = ActionRunner(journal, timeout_s=5, retries=1, backoff_s=0.01)
         engine = RoutineEngine(_routines(*rules), EVENING, runner)
         for block in decision_blocks(quick_config(), WALK_IN):
             engine.process(block, [journal.record_event(e, EVENING.wall(e.time_s), "test") for e in block.events])
+        assert runner.drain(timeout_s=30)
         runner.close()
         server.shutdown()
         assert out.read_text() == "note occupied major\n"
         assert received[0]["routine"] == "note" and received[0]["event"] == "occupied" and received[0]["score"] == 0.9
         assert received[0]["time"].startswith("2024-05-01T21:00:01")  # walked in 1 s after 21:00
+        assert len(received) == 3  # the failing webhook was tried twice
         deliveries = [journal.delivery(i) for i in range(1, 6)]
         assert [(d.routine, d.action, d.status) for d in deliveries if d.status == "delivered"] == [
             ("note", "command", "delivered"), ("note", "webhook", "delivered")]
-        statuses = {d.id: (d.status, d.error) for d in deliveries}
-        errors = sorted(error for status, error in statuses.values() if status == "failed")
-        assert len(errors) == 3
-        assert any(e.startswith("HTTP 500") for e in errors)
-        assert "program not found: no-such-program-uspd" in errors
-        assert any(e.startswith("exit code 3") for e in errors)
+        failed = sorted((d.error, d.attempts) for d in deliveries if d.status == "failed")
+        assert len(failed) == 3
+        assert [tries for error, tries in failed if error.startswith("HTTP 500")] == [2]
+        assert ("program not found: no-such-program-uspd", 1) in failed  # permanent: not retried
+        assert [tries for error, tries in failed if error.startswith("exit code 3")] == [2]
         assert runner.failures == 3
+
+
+class _FlakyHook:
+    """A webhook endpoint that answers 503 to its first ``failures`` requests, then 204."""
+
+    def __init__(self, failures: int) -> None:
+        self.requests = 0
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                hook.requests += 1
+                self.send_response(503 if hook.requests <= failures else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+
+def _run_walk_in(journal, rules, runner) -> None:
+    engine = RoutineEngine(_routines(*rules), EVENING, runner, journal=journal, source_name="test")
+    for block in decision_blocks(quick_config(), WALK_IN):
+        engine.process(block, [journal.record_event(e, EVENING.wall(e.time_s), "test") for e in block.events])
+
+
+def test_a_webhook_that_fails_for_a_while_is_retried_with_backoff_until_delivered(tmp_path):
+    hook = _FlakyHook(failures=2)
+    rules = [{"name": "hall", "trigger": "occupied", "actions": [{"type": "webhook", "url": hook.url}]}]
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        runner = ActionRunner(journal, retries=3, backoff_s=0.05)
+        started = time.monotonic()
+        _run_walk_in(journal, rules, runner)
+        assert runner.drain(timeout_s=30)
+        waited_s = time.monotonic() - started
+        runner.close()
+        hook.server.shutdown()
+        delivery = journal.delivery(1)
+        assert (delivery.status, delivery.attempts, hook.requests) == ("delivered", 3, 3)
+        assert waited_s >= 0.05 + 0.1  # backoff doubled between the tries
+        assert runner.failures == 0
+
+
+def test_a_retry_still_pending_at_stop_is_delivered_by_the_next_run(tmp_path):
+    hook = _FlakyHook(failures=1)
+    rules = [{"name": "hall", "trigger": "occupied", "actions": [{"type": "webhook", "url": hook.url},
+                                                               {"type": "command", "argv": [sys.executable, "-c", "import sys; sys.exit(1)"]}]}]
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        first = ActionRunner(journal, retries=3, backoff_s=600)  # the retry is not due before we stop
+        _run_walk_in(journal, rules, first)
+        first.close()
+        assert [(d.action, d.attempts) for d in journal.pending()] == [("webhook", 1), ("command", 1)]
+
+        changed = [{**rules[0], "actions": rules[0]["actions"][:1]}]  # the command was taken out of the routine
+        second = ActionRunner(journal, retries=3, backoff_s=0.01, routines=_routines(*changed))
+        assert second.drain(timeout_s=30)
+        second.close()
+        hook.server.shutdown()
+        webhook, command = journal.delivery(1), journal.delivery(2)
+        assert (webhook.status, webhook.attempts, hook.requests) == ("delivered", 2, 2)
+        assert command.status == "failed" and "no longer has" in command.error
+        assert journal.pending() == []
+
+
+def test_no_motion_for_firings_are_journaled_as_events_with_their_deliveries(tmp_path):
+    out = tmp_path / "ran.txt"
+    rule = {"name": "lights off", "trigger": "no_motion_for", "seconds": 2.5, "actions": [_command(out)]}
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        runner = ActionRunner(journal)
+        engine = RoutineEngine(_routines(rule), EVENING, runner, journal=journal, source_name="test")
+        for block in decision_blocks(quick_config(), WALK_IN + LEAVE):
+            engine.process(block, [journal.record_event(e, EVENING.wall(e.time_s), "test") for e in block.events])
+        assert runner.drain(timeout_s=30)
+        runner.close()
+        quiet = [e for e in journal.events() if e.event == "no_motion_for"]
+        assert len(quiet) == 1 and quiet[0].time_s == pytest.approx(3.0 + 2.5, abs=0.03)
+        assert quiet[0].wall_time == EVENING.wall(quiet[0].time_s)
+        (delivery,) = journal.deliveries_for([quiet[0].id])[quiet[0].id]
+        assert (delivery.routine, delivery.status) == ("lights off", "delivered")
+        assert out.read_text() == "lights off no_motion_for \n"
 
 
 @pytest.mark.parametrize("rule, key, words", [

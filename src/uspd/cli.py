@@ -421,6 +421,10 @@ def run(
     if waiting:
         errors.print(f"[bold yellow]warning:[/] {waiting} MQTT messages wait in the journal; "
                      "they go out when uspd next reaches the broker", highlight=False)
+    retrying = len(journal_db.pending("webhook")) + len(journal_db.pending("command"))
+    if retrying:
+        errors.print(f"[bold yellow]warning:[/] {retrying} webhooks or commands wait for a retry in the journal; "
+                     "uspd run tries them again when it next starts", highlight=False)
     journal_db.close()
 
 

@@ -139,6 +139,9 @@ class LiveConfig(_Section):
     sim_start: str = Field("00:00", pattern=f"^{_HHMM}$", description="wall-clock time of day a simulated scene starts at")
     view_events: int = Field(8, ge=1, le=100, description="recent events shown in the live view")
     action_timeout_s: float = Field(10.0, gt=0, le=300, description="default timeout of webhooks and commands")
+    action_retries: int = Field(3, ge=0, le=20, description="more tries of a webhook or command that failed for a passing reason")
+    retry_backoff_s: float = Field(5.0, gt=0, le=3600, description="wait before the first retry; doubles with each")
+    journal_keep_days: float = Field(30.0, gt=0, description="settled events and deliveries older than this are pruned")
 
 
 class MqttConfig(_Section):

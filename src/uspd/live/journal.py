@@ -34,9 +34,10 @@ ActionType = Literal["mqtt", "webhook", "command"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
-    wall_time TEXT NOT NULL,          -- ISO 8601 with UTC offset
+    wall_time TEXT NOT NULL,          -- ISO 8601 with UTC offset, as the source's clock said
+    wall_unix REAL,                   -- the same instant in Unix seconds (compared, not the text)
     time_s REAL NOT NULL,             -- seconds since the stream began
-    event TEXT NOT NULL,              -- motion | occupied | vacant
+    event TEXT NOT NULL,              -- motion | occupied | vacant | no_motion_for
     kind TEXT,                        -- minor | major | NULL
     score REAL NOT NULL,
     source TEXT NOT NULL
@@ -56,7 +57,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(status, action, id);
-CREATE INDEX IF NOT EXISTS events_time ON events(wall_time);
+"""
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_unix ON events(wall_unix);
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries(event_id);
 """
 
 
@@ -105,6 +109,8 @@ class Journal:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            self._add_unix_times()
+            self._db.executescript(_INDEXES)
         except (OSError, sqlite3.Error) as err:
             raise OSError(f"cannot open the event journal {self.path}: {err}") from None
         self._lock = threading.RLock()
@@ -119,13 +125,30 @@ class Journal:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _add_unix_times(self) -> None:
+        """Journals written before ``wall_unix`` existed get the column, filled from the text."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "wall_unix" in columns:
+            return
+        self._db.execute("ALTER TABLE events ADD COLUMN wall_unix REAL")
+        rows = self._db.execute("SELECT id, wall_time FROM events").fetchall()
+        self._db.executemany("UPDATE events SET wall_unix=? WHERE id=?",
+                             [(datetime.fromisoformat(text).timestamp(), event_id) for event_id, text in rows])
+
     def record_event(self, event: Event, wall_time: datetime, source: str) -> int:
         """Write one presence event (before any action runs); returns its id."""
+        return self._insert_event(event.time_s, event.event, event.kind, event.score, wall_time, source)
+
+    def record_quiet_spell(self, time_s: float, wall_time: datetime, source: str) -> int:
+        """Write a ``no_motion_for`` firing's moment (before its actions run); returns its id."""
+        return self._insert_event(time_s, "no_motion_for", None, 0.0, wall_time, source)
+
+    def _insert_event(self, time_s: float, name: str, kind: str | None, score: float, wall_time: datetime,
+                      source: str) -> int:
         with self._lock:
             cursor = self._db.execute(
-                "INSERT INTO events (wall_time, time_s, event, kind, score, source) VALUES (?, ?, ?, ?, ?, ?)",
-                (wall_time.isoformat(timespec="milliseconds"), event.time_s, event.event, event.kind,
-                 event.score, source),
+                "INSERT INTO events (wall_time, wall_unix, time_s, event, kind, score, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (wall_time.isoformat(timespec="milliseconds"), wall_time.timestamp(), time_s, name, kind, score, source),
             )
             return int(cursor.lastrowid)
 
@@ -185,12 +208,13 @@ class Journal:
         return [_delivery(row) for row in rows]
 
     def events(self, since: datetime | None = None, limit: int | None = None) -> list[JournalEvent]:
-        """Events in time order (``since``: wall time, inclusive; ``limit``: the newest n)."""
+        """Events in time order (``since``: wall time, inclusive, compared as an instant
+        whatever UTC offset each was written with; ``limit``: the newest n)."""
         query = "SELECT id, wall_time, time_s, event, kind, score, source FROM events"
         args: list = []
         if since is not None:
-            query += " WHERE wall_time >= ?"
-            args.append(since.isoformat(timespec="milliseconds"))
+            query += " WHERE wall_unix >= ?"
+            args.append(since.timestamp())
         query += " ORDER BY id DESC"
         if limit is not None:
             query += " LIMIT ?"
@@ -212,6 +236,20 @@ class Journal:
                 for row in rows:
                     out[row[1]].append(_delivery(row))
         return out
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Forget what is settled and older than ``before``: deliveries that are no longer
+        pending, then events with no delivery left. Returns (events, deliveries) removed.
+        Pending deliveries and their events are kept whatever their age: nothing undelivered
+        is lost to retention."""
+        cutoff_text = before.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        with self._lock:
+            deliveries = self._db.execute(
+                "DELETE FROM deliveries WHERE status != 'pending' AND created < ?", (cutoff_text,)).rowcount
+            events = self._db.execute(
+                "DELETE FROM events WHERE wall_unix < ? AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id)", (before.timestamp(),)).rowcount
+        return events, deliveries
 
     def counts(self) -> dict[str, int]:
         """Deliveries by status."""

@@ -16,11 +16,14 @@ messages are queued by the MQTT link; each has a journal row from ``pending`` to
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import queue
 import string
 import subprocess
 import threading
+import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -111,12 +114,19 @@ class Firing:
 
 
 class RoutineEngine:
-    """Decides which routines fire; hands their actions to an :class:`ActionRunner`."""
+    """Decides which routines fire; hands their actions to an :class:`ActionRunner`.
 
-    def __init__(self, routines: list[Routine], timeline: Timeline, runner: ActionRunner | None = None) -> None:
+    A ``no_motion_for`` firing has no presence event behind it, so with a ``journal`` it gets
+    an event row of its own (``no_motion_for``) before its actions run, like any event.
+    """
+
+    def __init__(self, routines: list[Routine], timeline: Timeline, runner: ActionRunner | None = None, *,
+                 journal: Journal | None = None, source_name: str = "") -> None:
         self.routines = routines
         self.timeline = timeline
         self.runner = runner
+        self.journal = journal
+        self.source_name = source_name
         self._last_fired_s: dict[str, float] = {}
         self._last_motion_s = -np.inf  # stream time of the latest frame with motion
         self._quiet_fired: dict[str, float] = {}  # routine → the last motion its quiet spell was counted from
@@ -140,6 +150,8 @@ class RoutineEngine:
             if not in_hours(routine.active_hours, wall):
                 continue
             self._last_fired_s[routine.name] = time_s
+            if event is None and self.journal is not None:
+                event_id = self.journal.record_quiet_spell(time_s, wall, self.source_name)
             firing = Firing(routine.name, time_s, wall, routine.trigger, event, event_id)
             firings.append(firing)
             if self.runner is not None:
@@ -172,18 +184,42 @@ def _matches(routine: Routine, event: Event) -> bool:
     return routine.trigger != "motion" or routine.kind in ("any", event.kind)
 
 
+@dataclass(frozen=True)
+class _Try:
+    """One webhook or command delivery waiting for its next try."""
+
+    delivery_id: int
+    action: WebhookAction | CommandAction
+    data: dict | list[str]  # the webhook's JSON body or the command's expanded argv
+    tries: int  # made so far
+
+
 class ActionRunner:
     """Runs routine actions: MQTT through the link's queue, webhooks and commands on a
-    worker thread, each with a journal delivery row."""
+    worker thread, each with a journal delivery row.
 
-    def __init__(self, journal: Journal, mqtt: MqttLink | None = None, *, timeout_s: float = 10.0) -> None:
+    A webhook or command that fails for a reason that may pass (network down, HTTP 5xx,
+    429, a timeout, a non-zero exit) is tried again after ``backoff_s``, 2·``backoff_s``,
+    4·``backoff_s``… up to ``retries`` more times; it stays ``pending`` meanwhile and ends
+    ``failed`` only when the tries are spent or the failure is permanent (HTTP 4xx, no such
+    program). Deliveries still pending when the runner stops — a retry not yet due, a crash —
+    are picked up by the next runner over the same journal, so routines fire every time.
+    """
+
+    def __init__(self, journal: Journal, mqtt: MqttLink | None = None, *, timeout_s: float = 10.0,
+                 retries: int = 3, backoff_s: float = 5.0, routines: list[Routine] = ()) -> None:
         self.journal = journal
         self.mqtt = mqtt
         self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
         self.failures = 0
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[_Try | None] = queue.Queue()
+        self._unsettled = 0  # deliveries queued or waiting for a retry
+        self._settled = threading.Condition()
         self._worker = threading.Thread(target=self._work, name="uspd-actions", daemon=True)
         self._worker.start()
+        self._resume(routines)
 
     def run(self, routine: Routine, firing: Firing) -> None:
         fields = firing.fields()
@@ -193,39 +229,78 @@ class ActionRunner:
                     raise ConfigError(f"routine '{routine.name}' publishes to MQTT but mqtt.host is not set")
                 self.mqtt.publish(_expand(action.topic, fields), _expand(action.payload, fields),
                                   retain=action.retain, event_id=firing.event_id, routine=routine.name)
-            elif isinstance(action, WebhookAction):
-                body = {**fields, "score": float(fields["score"]), "time_s": firing.time_s}
-                delivery = self.journal.add_delivery("webhook", action.url, body, event_id=firing.event_id,
+                continue
+            if isinstance(action, WebhookAction):
+                data: dict | list[str] = {**fields, "score": float(fields["score"]), "time_s": firing.time_s}
+                delivery = self.journal.add_delivery("webhook", action.url, data, event_id=firing.event_id,
                                                      routine=routine.name)
-                self._queue.put((delivery, action, body))
             else:
-                argv = [_expand(arg, fields) for arg in action.argv]
-                delivery = self.journal.add_delivery("command", argv, "", event_id=firing.event_id,
+                data = [_expand(arg, fields) for arg in action.argv]
+                delivery = self.journal.add_delivery("command", data, "", event_id=firing.event_id,
                                                      routine=routine.name)
-                self._queue.put((delivery, action, argv))
+            self._submit(_Try(delivery, action, data, 0))
 
-    def drain(self) -> None:
-        """Wait until every queued webhook and command has finished."""
-        self._queue.join()
+    def drain(self, timeout_s: float | None = None) -> bool:
+        """Wait until every webhook and command has been delivered or has failed for good
+        (retries included); False if ``timeout_s`` passed first."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._unsettled == 0, timeout=timeout_s)
 
     def close(self) -> None:
-        self.drain()
+        """Finish the tries that are due now; retries not yet due stay pending in the journal."""
         self._queue.put(None)
         self._worker.join()
 
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            delivery, action, data = item
-            try:
-                error = self._webhook(action, data) if isinstance(action, WebhookAction) else self._command(action, data)
-                if error:
-                    self.failures += 1
-                self.journal.mark(delivery, "failed" if error else "delivered", error)
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()
+    def _resume(self, routines: list[Routine]) -> None:
+        """Queue the journal's pending webhooks and commands (oldest first) with the action
+        their routine configures now (its headers, its timeout)."""
+        by_name = {routine.name: routine for routine in routines}
+        for delivery in self.journal.pending("webhook") + self.journal.pending("command"):
+            data = json.loads(delivery.payload) if delivery.action == "webhook" else json.loads(delivery.target)
+            action = _configured_action(by_name.get(delivery.routine), delivery.action, delivery.target)
+            if action is None:
+                self.journal.mark(delivery.id, "failed", f"routine '{delivery.routine}' no longer has this action",
+                                  attempted=False)
+                continue
+            self._submit(_Try(delivery.id, action, data, delivery.attempts))
 
-    def _webhook(self, action: WebhookAction, body: dict) -> str | None:
+    def _submit(self, attempt: _Try) -> None:
+        with self._settled:
+            self._unsettled += 1
+        self._queue.put(attempt)
+
+    def _work(self) -> None:
+        waiting: list[tuple[float, int, _Try]] = []  # (monotonic time due, order, try): retries
+        order = itertools.count()
+        while True:
+            wait_s = max(waiting[0][0] - time.monotonic(), 0.0) if waiting else None
+            try:
+                attempt = self._queue.get(timeout=wait_s)
+            except queue.Empty:
+                attempt = heapq.heappop(waiting)[2]
+            if attempt is None:
+                return
+            error, permanent = self._deliver(attempt)
+            tries = attempt.tries + 1
+            if error and not permanent and tries <= self.retries:
+                self.journal.mark(attempt.delivery_id, "pending", error)
+                due = time.monotonic() + self.backoff_s * 2 ** (tries - 1)
+                heapq.heappush(waiting, (due, next(order), _Try(attempt.delivery_id, attempt.action, attempt.data, tries)))
+                continue
+            if error:
+                self.failures += 1
+            self.journal.mark(attempt.delivery_id, "failed" if error else "delivered", error)
+            with self._settled:
+                self._unsettled -= 1
+                self._settled.notify_all()
+
+    def _deliver(self, attempt: _Try) -> tuple[str | None, bool]:
+        """One try → (error or None, whether the error is permanent)."""
+        if isinstance(attempt.action, WebhookAction):
+            return self._webhook(attempt.action, attempt.data)
+        return self._command(attempt.action, attempt.data)
+
+    def _webhook(self, action: WebhookAction, body: dict) -> tuple[str | None, bool]:
         request = urllib.request.Request(
             action.url, data=json.dumps(body).encode(), method="POST",
             headers={"Content-Type": "application/json", "User-Agent": "uspd", **action.headers},
@@ -234,25 +309,41 @@ class ActionRunner:
             with urllib.request.urlopen(request, timeout=action.timeout_s or self.timeout_s) as response:
                 response.read()
         except urllib.error.HTTPError as err:
-            return f"HTTP {err.code} {err.reason}"
+            return f"HTTP {err.code} {err.reason}", 400 <= err.code < 500 and err.code not in _HTTP_PASSING
         except (urllib.error.URLError, OSError) as err:
-            return f"webhook failed: {getattr(err, 'reason', err)}"
-        return None
+            return f"webhook failed: {getattr(err, 'reason', err)}", False
+        return None, False
 
-    def _command(self, action: CommandAction, argv: list[str]) -> str | None:
+    def _command(self, action: CommandAction, argv: list[str]) -> tuple[str | None, bool]:
         timeout_s = action.timeout_s or self.timeout_s
         try:
             done = subprocess.run(argv, shell=False, timeout=timeout_s, capture_output=True, text=True,
                                   stdin=subprocess.DEVNULL)
         except FileNotFoundError:
-            return f"program not found: {argv[0]}"
+            return f"program not found: {argv[0]}", True
         except subprocess.TimeoutExpired:
-            return f"timed out after {timeout_s:g} s"
+            return f"timed out after {timeout_s:g} s", False
         except OSError as err:
-            return f"cannot run {argv[0]}: {err.strerror or err}"
+            return f"cannot run {argv[0]}: {err.strerror or err}", False
         if done.returncode != 0:
-            return f"exit code {done.returncode}: {done.stderr.strip()[-_ERROR_CHARS:]}"
+            return f"exit code {done.returncode}: {done.stderr.strip()[-_ERROR_CHARS:]}", False
+        return None, False
+
+
+_HTTP_PASSING = {408, 425, 429}  # client errors that a later try may not get
+
+
+def _configured_action(routine: Routine | None, action_type: str, target: str) -> WebhookAction | CommandAction | None:
+    """The action of ``routine`` that a journaled delivery came from (a webhook by its URL; a
+    command by its program), or None if the routine no longer has one."""
+    if routine is None:
         return None
+    for action in routine.actions:
+        if action_type == "webhook" and isinstance(action, WebhookAction) and action.url == target:
+            return action
+        if action_type == "command" and isinstance(action, CommandAction) and action.argv[0] == json.loads(target)[0]:
+            return action
+    return None
 
 
 def _expand(template: str, fields: dict[str, str]) -> str:

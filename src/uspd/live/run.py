@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from uspd.live.routines import ActionRunner, Firing, RoutineEngine, Timeline
 from uspd.live.sources import Source
 
 _GAP_HOPS = 1.5  # a step between frames longer than this many hops means frames were dropped
+_PRUNE_EVERY_S = 3600.0
 
 
 @dataclass
@@ -67,11 +69,15 @@ class LiveChain:
         self.detection = Detection(config, velocity_m_s)
         self.mqtt = mqtt
         self.states = HomeAssistantStates(mqtt) if mqtt is not None else None
-        self.runner = ActionRunner(journal, mqtt, timeout_s=config.live.action_timeout_s) if routines else None
-        self.engine = RoutineEngine(list(routines), timeline, self.runner)
+        live = config.live
+        self.runner = ActionRunner(journal, mqtt, timeout_s=live.action_timeout_s, retries=live.action_retries,
+                                   backoff_s=live.retry_backoff_s, routines=list(routines)) if routines else None
+        self.engine = RoutineEngine(list(routines), timeline, self.runner, journal=journal, source_name=source_name)
         self.status = LiveStatus(history_frames, config.live.view_events)
         self._hop_s = config.frontend.hop_s
         self._last_time_s: float | None = None
+        self._pruned_at = -np.inf  # monotonic seconds of the last journal pruning
+        self._prune_journal()
         if self.states is not None:
             self.states.start()
 
@@ -89,7 +95,15 @@ class LiveChain:
             self.states.process(decisions, ids)
         firings = self.engine.process(decisions, ids)
         self._update_status(decisions, firings)
+        self._prune_journal()
         return firings
+
+    def _prune_journal(self) -> None:
+        """Keep the journal to ``live.journal_keep_days`` (checked once an hour of running)."""
+        if time.monotonic() - self._pruned_at < _PRUNE_EVERY_S:
+            return
+        self._pruned_at = time.monotonic()
+        self.journal.prune(datetime.now(timezone.utc) - timedelta(days=self.config.live.journal_keep_days))
 
     def close(self) -> None:
         """Wait for running actions (webhooks, commands) to finish."""

@@ -29,6 +29,7 @@ _CARRIER_MARGIN = 0.85  # carrier + Doppler must stay below this share of Nyquis
 BLOCK_S = 0.1
 _QUEUE_BLOCKS = 50  # 5 s of audio may wait for the detector before blocks are dropped
 _RETRY_S = 5.0
+_STALL_S = 2.0  # no audio for this long: the device is gone
 
 
 class SoundCardError(RuntimeError):
@@ -166,7 +167,7 @@ class SoundCardSource:
                                     channels=(self.n_channels, 1), dtype="float32", callback=self._callback):
                     while not self._stopped:
                         try:
-                            audio, problem = self._queue.get(timeout=2.0)
+                            audio, problem = self._queue.get(timeout=_STALL_S)
                         except queue.Empty:
                             raise SoundCardError("the sound card stopped delivering audio (device unplugged?)") from None
                         if self.dropped_blocks > dropped_seen:
