@@ -87,11 +87,21 @@ def test_run_publishes_to_home_assistant_through_a_real_broker(tmp_path):
     (["--speed", "0"], "--speed must be positive"),
     (["--scenario", "nowhere"], "unknown scenario 'nowhere'"),
     (["--wav", "a.wav", "--soundcard"], "choose one source"),
+    (["--wav", "a.wav", "--device", "1"], "choose one source"),
     (["--wav", "missing.wav"], "missing.wav does not exist"),
 ])
 def test_run_rejects_bad_input_in_one_sentence(tmp_path, args, message):
     result = _run("run", *args, "--journal", str(tmp_path / "j.sqlite3"))
     assert result.exit_code == 2 and message in result.output
+
+
+def test_run_with_a_device_uses_the_sound_card_and_says_what_is_missing(tmp_path, monkeypatch):
+    def missing():
+        raise soundcard.SoundCardError("cannot use the sound card: PortAudio library not found (install PortAudio)")
+
+    monkeypatch.setattr(soundcard, "_sounddevice", missing)
+    result = _run("run", "--device", "2", "--journal", str(tmp_path / "j.sqlite3"))
+    assert result.exit_code == 2 and "PortAudio library not found" in result.output
 
 
 def test_a_routine_publishing_to_mqtt_needs_a_broker(tmp_path):

@@ -313,7 +313,7 @@ def run(
     passband: Annotated[bool, typer.Option(help="simulate real audio and demodulate it (slower) instead of baseband")] = False,
     wav: Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")] = None,
     soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with a sound card")] = False,
-    device: Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices); implies --soundcard")] = None,
     journal: JournalOption = None,
     view: Annotated[bool, typer.Option(help="full-screen live view (default on a terminal); --no-view prints events")] = True,
     config: ConfigOption = None,
@@ -333,6 +333,7 @@ def run(
     from uspd.live.soundcard import SoundCardError
     from uspd.live.view import render
 
+    soundcard = soundcard or device is not None
     if sum([wav is not None, soundcard]) > 1:
         raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
     if speed <= 0:
