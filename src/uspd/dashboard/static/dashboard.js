@@ -3,7 +3,7 @@
 "use strict";
 
 const VIEW_S = 30;            // seconds of stream the plots show
-const DYNAMIC_RANGE_DB = 40;  // colour scale of the spectrogram above its noise floor
+const DYNAMIC_RANGE_DB = 36;  // colour scale of the spectrogram above its noise floor
 const MAX_EVENTS = 40;
 const token = new URLSearchParams(location.search).get("token");
 const authHeaders = token ? { Authorization: `Bearer ${token}` } : {};
@@ -150,6 +150,7 @@ function drawTimeAxis(ctx, plotWidth, y) {
   ctx.textAlign = "center";
   for (let s = 0; s <= VIEW_S; s += 5) {
     const x = MARGIN.left + plotWidth * (1 - s / VIEW_S);
+    ctx.textAlign = s === 0 ? "right" : "center";
     ctx.fillText(s === 0 ? "now" : `−${s} s`, x, y);
   }
 }
@@ -201,31 +202,36 @@ function drawSpectrogram() {
 
   // motion class strip and detection marks
   const stripY = MARGIN.top + plotH + 2, columnW = plotW / view.capacity;
-  let marks = 0, lastLabelX = -Infinity;
+  const marks = [];
   for (let i = 0; i < n; i++) {
     const frame = view.frames[i], x = xOf(i, plotW);
     if (frame.motion !== "none") {
       ctx.fillStyle = COLORS[frame.motion];
       ctx.fillRect(x - columnW / 2, stripY, columnW + 0.5, 5);
     }
-    if (frame.onset) {
-      marks++;
+    if (frame.onset) {  // a detection: major gets a line through the plot, minor a tick
+      marks.push({ x, kind: frame.onset });
       ctx.strokeStyle = COLORS[frame.onset];
       ctx.lineWidth = 1.5;
       ctx.setLineDash([4, 3]);
-      ctx.beginPath(); ctx.moveTo(x, MARGIN.top); ctx.lineTo(x, MARGIN.top + plotH); ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(x, MARGIN.top); ctx.lineTo(x, MARGIN.top + (frame.onset === "major" ? plotH : 12)); ctx.stroke();
       ctx.setLineDash([]);
       ctx.fillStyle = COLORS[frame.onset];
       ctx.beginPath(); ctx.moveTo(x - 5, MARGIN.top - 8); ctx.lineTo(x + 5, MARGIN.top - 8); ctx.lineTo(x, MARGIN.top - 1); ctx.fill();
-      if (x - lastLabelX > 48) {
-        ctx.textAlign = "left";
-        ctx.fillText(frame.onset, x + 7, MARGIN.top - 2);
-        lastLabelX = x;
-      }
     }
   }
-  canvas.dataset.detections = String(marks);
-  $("detection-count").textContent = String(marks);
+  const labelled = [];  // major labels first; none closer than 48 px to another
+  for (const mark of [...marks].sort((a, b) => (b.kind === "major") - (a.kind === "major"))) {
+    if (labelled.some((x) => Math.abs(x - mark.x) < 48)) continue;
+    labelled.push(mark.x);
+    ctx.textAlign = "left";
+    ctx.fillStyle = "rgba(11,15,20,0.85)";
+    ctx.fillRect(mark.x + 5, MARGIN.top - 12, ctx.measureText(mark.kind).width + 4, 13);
+    ctx.fillStyle = COLORS[mark.kind];
+    ctx.fillText(mark.kind, mark.x + 7, MARGIN.top - 2);
+  }
+  canvas.dataset.detections = String(marks.length);
+  $("detection-count").textContent = String(marks.length);
   drawTimeAxis(ctx, plotW, height - 4);
 }
 
