@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from uspd.cli import app as cli
-from uspd.config import Config, load_config
+from uspd.config import load_config
 from uspd.dashboard.app import check_binding, create_app, listen
 from uspd.dashboard.feed import Feed
 from uspd.dashboard.settings import Settings, write_atomic
@@ -82,7 +82,7 @@ def test_feed_sums_hops_into_messages_whatever_the_block_sizes(tmp_path):
     blocks: list[tuple[np.ndarray, Decisions]] = []
     chain.listeners.insert(0, lambda power, decisions, firings: blocks.append((power, decisions)))
     sent = []
-    feed._publish = lambda message, keep: sent.append(message)  # every message, not only the kept history
+    feed._publish = lambda messages, keep=None: sent.extend(messages)  # every message, not only the kept history
     run_live(source, chain, speed=None)
     power = np.concatenate([p for p, _ in blocks])
     decisions = Decisions.concatenate([d for _, d in blocks])

@@ -301,17 +301,21 @@ def _journal_path(option: Optional[Path], cfg) -> Path:
 
 JournalOption = Annotated[Optional[Path], typer.Option("--journal", help="event journal (default: live.journal_path, "
                                                        "else ~/.local/share/uspd/events.sqlite3)")]
+ScenarioOption = Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")]
+SeedOption = Annotated[int, typer.Option(help="random seed of the simulated scene")]
+SpeedOption = Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")]
+WavOption = Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")]
 
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")] = "living_room_day",
-    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
+    scenario: ScenarioOption = "living_room_day",
+    seed: SeedOption = 0,
     duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds of stream time")] = None,
-    speed: Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")] = 1.0,
+    speed: SpeedOption = 1.0,
     fast: Annotated[bool, typer.Option("--fast", help="as fast as possible (simulated or WAV sources)")] = False,
     passband: Annotated[bool, typer.Option(help="simulate real audio and demodulate it (slower) instead of baseband")] = False,
-    wav: Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")] = None,
+    wav: WavOption = None,
     soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with a sound card")] = False,
     device: Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices)")] = None,
     journal: JournalOption = None,
@@ -331,12 +335,7 @@ def run(
     from uspd.live.soundcard import SoundCardError
     from uspd.live.view import render
 
-    if sum([wav is not None, soundcard]) > 1:
-        raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
-    if speed <= 0:
-        raise _fail(f"--speed must be positive, got {speed:g}")
-    if duration is not None and duration <= 0:
-        raise _fail(f"--duration must be positive, got {duration:g} s")
+    _check_live_options(wav, soundcard, speed, duration)
     try:
         cfg = load_config(config)
         routines = load_routines(cfg)
@@ -381,6 +380,15 @@ def run(
         if link is not None:
             link.stop(timeout_s=5.0)
     _live_summary(chain, summary, journal_db)
+
+
+def _check_live_options(wav: Optional[Path], soundcard: bool, speed: float, duration: Optional[float]) -> None:
+    if wav is not None and soundcard:
+        raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
+    if speed <= 0:
+        raise _fail(f"--speed must be positive, got {speed:g}")
+    if duration is not None and duration <= 0:
+        raise _fail(f"--duration must be positive, got {duration:g} s")
 
 
 def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passband: bool, wav: Optional[Path],
@@ -441,11 +449,11 @@ def _live_summary(chain, summary, journal_db) -> None:
 
 @app.command()
 def serve(
-    scenario: Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")] = "living_room_day",
-    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
+    scenario: ScenarioOption = "living_room_day",
+    seed: SeedOption = 0,
     duration: Annotated[Optional[float], typer.Option(help="stop the stream after this many seconds (the page stays up)")] = None,
-    speed: Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")] = 1.0,
-    wav: Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")] = None,
+    speed: SpeedOption = 1.0,
+    wav: WavOption = None,
     soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with the default sound card")] = False,
     device: Annotated[Optional[str], typer.Option(help="listen with this sound device, index or name (see uspd devices)")] = None,
     host: Annotated[Optional[str], typer.Option(help="address to listen on (default: dashboard.host, 127.0.0.1)")] = None,
@@ -459,6 +467,10 @@ def serve(
 
     Runs what `uspd run` runs (journal, MQTT, routines) and serves the page until Ctrl-C;
     settings saved on the page go to the --config file and apply at once."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(name) is None for name in ("fastapi", "uvicorn", "tomlkit")):
+        raise _fail('the dashboard needs its web packages: python -m pip install -e ".[web]"')
     from uspd.dashboard.app import check_binding, create_app, is_loopback, listen, serve as serve_dashboard
     from uspd.dashboard.feed import Feed
     from uspd.dashboard.settings import Settings
@@ -468,12 +480,7 @@ def serve(
     from uspd.live.soundcard import SoundCardError
 
     soundcard = soundcard or device is not None
-    if wav is not None and soundcard:
-        raise _fail("choose one source: a simulated scene (default), --wav or a sound card (--soundcard, --device)")
-    if speed <= 0:
-        raise _fail(f"--speed must be positive, got {speed:g}")
-    if duration is not None and duration <= 0:
-        raise _fail(f"--duration must be positive, got {duration:g} s")
+    _check_live_options(wav, soundcard, speed, duration)
     try:
         cfg = load_config(config)
         host, port = host or cfg.dashboard.host, cfg.dashboard.port if port is None else port

@@ -73,11 +73,12 @@ class _Page:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.dropped = 0
 
-    def put(self, message: str | None) -> None:  # runs on self.loop
-        if message is not None and self.queue.qsize() >= _QUEUE_MESSAGES:
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(message)
+    def put(self, messages: list[str] | None) -> None:  # runs on self.loop; None: the end
+        for message in messages if messages is not None else [None]:
+            if message is not None and self.queue.qsize() >= _QUEUE_MESSAGES:
+                self.queue.get_nowait()
+                self.dropped += 1
+            self.queue.put_nowait(message)
 
 
 class Feed:
@@ -110,10 +111,9 @@ class Feed:
 
     def __call__(self, power: np.ndarray, decisions: Decisions, firings: list[Firing]) -> None:
         """A listener of :class:`~uspd.live.run.LiveChain`: one block's outputs."""
-        for item in sorted([*decisions.events, *firings], key=lambda item: item.time_s):
-            self._publish(self._event_message(item), self._events)
-        for message in self._frame_messages(power, decisions):
-            self._publish(message, self._history)
+        self._publish([self._event_message(item) for item in sorted([*decisions.events, *firings],
+                                                                   key=lambda item: item.time_s)], self._events)
+        self._publish(self._frame_messages(power, decisions), self._history)
 
     def status(self, status: LiveStatus, state: str = "running") -> None:
         """After every block (``run_live``'s ``on_block``), and once more when the stream ends."""
@@ -130,9 +130,7 @@ class Feed:
         })
         with self._lock:
             self._status = message
-            pages = list(self._pages)
-        for page in pages:
-            page.loop.call_soon_threadsafe(page.put, message)
+        self._publish([message])
 
     def close(self) -> None:
         """End every page's stream (the server is stopping)."""
@@ -141,12 +139,16 @@ class Feed:
         for page in pages:
             page.loop.call_soon_threadsafe(page.put, None)
 
-    def _publish(self, message: str, keep: deque[str]) -> None:
+    def _publish(self, messages: list[str], keep: deque[str] | None = None) -> None:
+        """To every open page (and into ``keep``, for pages that open later)."""
+        if not messages:
+            return
         with self._lock:
-            keep.append(message)
+            if keep is not None:
+                keep.extend(messages)
             pages = list(self._pages)
         for page in pages:
-            page.loop.call_soon_threadsafe(page.put, message)
+            page.loop.call_soon_threadsafe(page.put, messages)
 
     def _event_message(self, item: Event | Firing) -> str:
         wall = self.timeline.wall(item.time_s).isoformat(timespec="seconds")
@@ -180,18 +182,13 @@ class Feed:
                 if _RANK[event.kind] > _RANK.get(onsets.get(group, "none"), 0):
                     onsets[group] = event.kind
         major_threshold = self.chain.detection.presence.config.major_threshold
+        rows = zip(np.round(end_s, 3).tolist(), np.round(doppler_db).astype(int).tolist(), np.round(score, 3).tolist(),
+                   motion.tolist(), decisions.occupied[last].astype(bool).tolist(),
+                   np.round(decisions.minor_threshold[last], 3).tolist())
         return [
-            sse("frame", {
-                "time_s": round(float(end_s[g]), 3),
-                "doppler_db": np.round(doppler_db[g]).astype(int).tolist(),
-                "score": round(float(score[g]), 3),
-                "motion": str(motion[g]),
-                "occupied": bool(decisions.occupied[last[g]]),
-                "minor_threshold": round(float(decisions.minor_threshold[last[g]]), 3),
-                "major_threshold": major_threshold,
-                "onset": onsets.get(g),
-            })
-            for g in range(groups)
+            sse("frame", {"time_s": time_s, "doppler_db": db, "score": top, "motion": kind, "occupied": occupied,
+                          "minor_threshold": minor, "major_threshold": major_threshold, "onset": onsets.get(g)})
+            for g, (time_s, db, top, kind, occupied, minor) in enumerate(rows)
         ]
 
     # --- the server's side (its event loop) ---

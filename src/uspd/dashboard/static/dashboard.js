@@ -332,8 +332,10 @@ function renderSettings(described) {
     routines.append(row);
   }
   $("routines-box").hidden = described.routines.length === 0;
-  $("config-file").textContent = described.config_file
-    ? `saved to ${described.config_file}` : "started without --config: changes apply until uspd stops";
+  const file = $("config-file");
+  file.textContent = described.config_file
+    ? `saved to ${described.config_file.split("/").pop()}` : "started without --config: changes apply until uspd stops";
+  file.title = described.config_file || "";
 }
 
 function collectChanges() {
