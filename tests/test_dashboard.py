@@ -18,6 +18,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from serve_process import ServeProcess
 from uspd.cli import app as cli
 from uspd.config import load_config
 from uspd.dashboard.app import check_binding, create_app, listen
@@ -254,6 +255,24 @@ def test_binding_beyond_loopback_needs_a_token():
         check_binding("192.168.1.5", "short")
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "give it a --token" in result.output
+    taken = listen("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    taken.close()
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
+
+
+def test_serve_streams_a_scene_and_stops_cleanly_on_sigterm(tmp_path):
+    server = ServeProcess("--scenario", "walk_in", "--seed", "3", "--duration", "6", "--speed", "6",
+                          "--journal", str(tmp_path / "events.sqlite3"))
+    received: list[str] = []
+    _read_stream(server.url.rstrip("/"), '"state":"ended"', received)
+    assert server.stop() == 0
+    kinds = [kind for kind, _ in _parse("".join(received))]
+    assert kinds.count("frame") == 6.0 // 0.04 - 1 and "event" in kinds
+    assert "stream 6.0 s" in server.output and "0 dropped" in server.output  # the summary, as uspd run prints it
+    with Journal(tmp_path / "events.sqlite3") as journal:
+        assert "occupied" in [e.event for e in journal.events()]
 
 
 # --- the stream, over a real HTTP server ---

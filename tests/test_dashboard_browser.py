@@ -10,14 +10,11 @@ of the page during the walk-in (docs/img/dashboard.png is made this way).
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
+from serve_process import ServeProcess
 from uspd.config import load_config
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,41 +37,13 @@ def _browser_or_skip():
     return sync_playwright
 
 
-def _serve(tmp_path: Path, config: Path) -> tuple[subprocess.Popen, str]:
-    """`uspd serve` on a 12 s walk-in at 4× real time, on a free port; its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uspd.cli", "serve", "--scenario", "walk_in", "--seed", "3", "--duration", "12",
-         "--speed", "4", "--port", "0", "--journal", str(tmp_path / "events.sqlite3"), "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])},
-    )
-    found: dict[str, str] = {}
-    ready = threading.Event()
-
-    def watch() -> None:
-        for line in process.stdout:
-            found.setdefault("output", "")
-            found["output"] += line
-            match = re.search(r"dashboard: (http://\S+/)", line)
-            if match:
-                found["url"] = match.group(1)
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=watch, daemon=True).start()
-    ready.wait(timeout=60)
-    if "url" not in found:
-        process.kill()
-        pytest.fail(f"uspd serve did not start: {found.get('output', '')}")
-    return process, found["url"]
-
-
 def test_the_page_shows_a_simulated_walk_in_and_saves_a_setting(tmp_path):
     sync_playwright = _browser_or_skip()
     config = tmp_path / "uspd.toml"
     config.write_text('# kitchen sensor\n[presence]\nhold_s = 180.0\n\n[[routines]]\nname = "hall light"\n'
                       'trigger = "occupied"\nactions = [{ type = "command", argv = ["true"] }]\n')
-    process, url = _serve(tmp_path, config)
+    server = ServeProcess("--scenario", "walk_in", "--seed", "3", "--duration", "12", "--speed", "4",
+                          "--journal", str(tmp_path / "events.sqlite3"), "--config", str(config))
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch_persistent_context(
@@ -83,7 +52,7 @@ def test_the_page_shows_a_simulated_walk_in_and_saves_a_setting(tmp_path):
             page = browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(url)
+            page.goto(server.url)
 
             page.wait_for_selector("#occupancy.occupied", timeout=30_000)
             assert page.inner_text("#occupancy") == "occupied"
@@ -110,8 +79,7 @@ def test_the_page_shows_a_simulated_walk_in_and_saves_a_setting(tmp_path):
             assert errors == []
             browser.close()
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        assert server.stop() == 0, server.output
     saved = load_config(config)
     assert saved.presence.hold_s == 120.0 and saved.routines[0].enabled is False
     assert config.read_text().startswith("# kitchen sensor\n")
