@@ -356,8 +356,8 @@ def test_live_chain_applies_new_settings_between_blocks_from_another_thread(tmp_
         def on_block(status):
             if hold_s is not None and not changed_at and status.time_s >= 8.0:
                 presence = chain.config.presence.model_copy(update={"hold_s": hold_s, "departure_vacancy_s": 2.0})
-                routines = [r.model_copy(update={"enabled": routines_on}) for r in settings.routines]
-                worker = threading.Thread(target=chain.update_settings, args=(presence, routines))
+                switches = {r.name: routines_on for r in settings.routines}
+                worker = threading.Thread(target=chain.update_settings, args=(presence, switches))
                 worker.start()
                 worker.join()
                 changed_at.append((status.time_s, status.occupied, chain.detection.presence._last_motion_s))

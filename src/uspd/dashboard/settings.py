@@ -29,7 +29,7 @@ import annotated_types
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from uspd.config import Config, ConfigError, PresenceConfig, Routine, config_from_dict
+from uspd.config import Config, ConfigError, PresenceConfig, config_from_dict
 from uspd.live.routines import load_routines
 
 
@@ -65,7 +65,7 @@ class Settings:
     """The editable settings of one run: read from and saved to its config files."""
 
     def __init__(self, config: Config, path: Path | None,
-                 apply: Callable[[PresenceConfig, list[Routine]], None]) -> None:
+                 apply: Callable[[PresenceConfig, dict[str, bool]], None]) -> None:
         self.config = config
         self.path = path
         self.apply = apply
@@ -127,7 +127,7 @@ class Settings:
                 write_atomic(self.path, tomlkit.dumps(config_doc))
             self.config = self.config.model_copy(update={"presence": config.presence})
             self.routines = routines
-            self.apply(config.presence, routines)
+            self.apply(config.presence, {r.name: r.enabled for r in routines})
             return {**self.describe(), "saved": self.path is not None}
 
 

@@ -76,17 +76,18 @@ class LiveChain:
         self.detection = Detection(config, velocity_m_s)
         self.mqtt = mqtt
         self.states = HomeAssistantStates(mqtt) if mqtt is not None else None
-        self.runner: ActionRunner | None = None
-        self.engine = RoutineEngine([], timeline)
-        self._set_routines(list(routines))
+        self.runner = ActionRunner(journal, mqtt, timeout_s=config.live.action_timeout_s) if routines else None
+        self.engine = RoutineEngine(list(routines), timeline, self.runner)
         self.status = LiveStatus(history_frames, config.live.view_events)
-        self.listeners: list[Listener] = []
         self._hop_s = config.frontend.hop_s
         self._last_time_s: float | None = None
-        self._settings_lock = threading.Lock()
-        self._pending_settings: tuple[PresenceConfig, list[Routine]] | None = None
         if self.states is not None:
             self.states.start()
+        self._routines = list(routines)
+        self.engine.routines = [r for r in self._routines if r.enabled]
+        self.listeners: list[Listener] = []
+        self._settings_lock = threading.Lock()
+        self._pending_settings: tuple[PresenceConfig, dict[str, bool]] | None = None
 
     def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
         """One block of Doppler frames → its decisions, after journaling and delivering them."""
@@ -97,26 +98,22 @@ class LiveChain:
             listener(power, decisions, firings)
         return decisions
 
-    def update_settings(self, presence: PresenceConfig, routines: list[Routine]) -> None:
-        """New presence settings and routines, from any thread; applied before the next block.
-        Presence keeps its state (an occupied room stays occupied under a new hold time)."""
+    def update_settings(self, presence: PresenceConfig, routines_on: dict[str, bool]) -> None:
+        """New presence settings and routines switched on or off by name, from any thread;
+        applied before the next block. Presence keeps its state (an occupied room stays
+        occupied under a new hold time); routines keep the definitions they started with."""
         with self._settings_lock:
-            self._pending_settings = (presence, list(routines))
+            self._pending_settings = (presence, dict(routines_on))
 
     def _apply_settings(self) -> None:
         with self._settings_lock:
             pending, self._pending_settings = self._pending_settings, None
         if pending is not None:
-            presence, routines = pending
+            presence, routines_on = pending
             self.config = self.config.model_copy(update={"presence": presence})
             self.detection.presence.config = presence
-            self._set_routines(routines)
-
-    def _set_routines(self, routines: list[Routine]) -> None:
-        self.engine.routines = [r for r in routines if r.enabled]
-        if self.engine.routines and self.runner is None:
-            self.runner = self.engine.runner = ActionRunner(self.journal, self.mqtt,
-                                                            timeout_s=self.config.live.action_timeout_s)
+            self._routines = [r.model_copy(update={"enabled": routines_on.get(r.name, r.enabled)}) for r in self._routines]
+            self.engine.routines = [r for r in self._routines if r.enabled]
 
     def handle(self, decisions: Decisions) -> list[Firing]:
         """Journal the block's events, then publish states and fire routines."""
