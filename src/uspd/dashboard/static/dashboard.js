@@ -46,6 +46,8 @@ function connect() {
 }
 
 function onHello(hello) {
+  playout.live = false;  // what follows until the first status is the backlog: shown at once
+  playout.queue = [];
   view.velocity = hello.velocity_m_s;
   view.messageS = hello.message_s;
   view.capacity = Math.ceil(VIEW_S / hello.message_s);
@@ -55,7 +57,38 @@ function onHello(hello) {
   $("events").innerHTML = '<li class="muted">no events yet</li>';
 }
 
+// Frames come in bursts: a simulated or recorded source sends one block (a second) at a
+// time. The playout queue spreads each burst over the time until the next, so the plots
+// scroll smoothly, at the cost of about one burst of delay (a sound card's bursts are 0.1 s).
+const playout = { live: false, queue: [], arrivals: [], burst: 0, burstSize: 1, lastArrival: 0, lastTick: null, credit: 0 };
+
 function onFrame(frame) {
+  if (!playout.live) { showFrame(frame); return; }
+  const now = performance.now();
+  if (now - playout.lastArrival > 50 && playout.burst) {  // the previous burst is complete
+    playout.burstSize = 0.7 * playout.burstSize + 0.3 * playout.burst;
+    playout.burst = 0;
+  }
+  playout.burst++;
+  playout.lastArrival = now;
+  playout.arrivals.push(now);
+  playout.queue.push(frame);
+}
+
+function release(now) {
+  const dt = playout.lastTick === null ? 0 : Math.min(0.5, (now - playout.lastTick) / 1000);
+  playout.lastTick = now;
+  while (playout.arrivals.length && playout.arrivals[0] < now - 4000) playout.arrivals.shift();
+  const span = (now - (playout.arrivals[0] ?? now)) / 1000;
+  const rate = span > 2 ? playout.arrivals.length / span : 1 / view.messageS;  // frames per wall second
+  const target = Math.max(1, playout.burstSize);
+  while (playout.queue.length > 2 * target + 1) showFrame(playout.queue.shift());  // a hidden tab caught up
+  playout.credit += dt * rate * Math.min(4, Math.max(0.25, playout.queue.length / target));
+  while (playout.credit >= 1 && playout.queue.length) { showFrame(playout.queue.shift()); playout.credit -= 1; }
+  if (!playout.queue.length) playout.credit = Math.min(playout.credit, 1);
+}
+
+function showFrame(frame) {
   view.frames.push(frame);
   if (view.frames.length > view.capacity) view.frames.splice(0, view.frames.length - view.capacity);
   const sorted = [...frame.doppler_db].sort((a, b) => a - b);
@@ -82,6 +115,7 @@ function onEvent(ev) {
 }
 
 function onStatus(status) {
+  playout.live = true;
   const state = status.state.split(":")[0];
   setChip(state, status.state);
   $("wall-time").textContent = status.wall_time.replace("T", " ").slice(0, 19);
@@ -268,7 +302,8 @@ function drawScores() {
   drawTimeAxis(ctx, plotW, height - 4);
 }
 
-function animate() {
+function animate(now) {
+  release(now);
   if (view.dirty && view.frames.length) {
     view.dirty = false;
     updateCards(view.frames[view.frames.length - 1]);
