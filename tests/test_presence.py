@@ -280,3 +280,24 @@ def test_config_errors_name_the_key(tmp_path):
         load_config(path)
     path.write_text("[presence]\nhold_s = 120.0\ndeparture_vacancy_s = 30.0\n")
     assert load_config(path).presence.hold_s == 120.0
+
+
+def test_the_minor_threshold_in_force_follows_the_context_window():
+    """Trusted-minor threshold while vacant; the sensitive one from the walk-in's confirmed
+    frame until ``sensitive_s`` after the last clear motion; back at vacancy."""
+    config = PresenceConfig(sensitive_s=5.0, hold_s=12.0, departure_vacancy_s=2.0)
+    times = timeline(30.0)
+    scores = quiet(times)
+    put(scores, times, 2.0, 3.0, WALK)
+    put(scores, times, 6.0, 6.4, FAINT)  # held by the sensitive threshold, renews nothing
+    motion, occupied, events, threshold = Presence(config).process(times, scores, return_threshold=True)
+    entered_s = next(e.time_s for e in events if e.event == "occupied")
+    left_s = next(e.time_s for e in events if e.event == "vacant")
+    last_clear_s = times[motion == "major"][-1]
+    assert entered_s == pytest.approx(2.0 + 3 * HOP_S)
+    assert set(threshold[times <= entered_s]) == {CONFIG.minor_threshold}  # judged before the state changed
+    sensitive = (times > entered_s) & (times <= last_clear_s + config.sensitive_s)
+    assert set(threshold[sensitive]) == {config.sensitive_threshold}
+    assert set(threshold[times > last_clear_s + config.sensitive_s]) == {config.minor_threshold}
+    assert left_s == pytest.approx(6.4 + config.hold_s, abs=HOP_S) and occupied[times > left_s].sum() == 0
+    assert Presence(config).process(times, scores)[0].tolist() == motion.tolist()  # three values without the flag

@@ -301,17 +301,21 @@ def _journal_path(option: Optional[Path], cfg) -> Path:
 
 JournalOption = Annotated[Optional[Path], typer.Option("--journal", help="event journal (default: live.journal_path, "
                                                        "else ~/.local/share/uspd/events.sqlite3)")]
+ScenarioOption = Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")]
+SeedOption = Annotated[int, typer.Option(help="random seed of the simulated scene")]
+SpeedOption = Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")]
+WavOption = Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")]
 
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")] = "living_room_day",
-    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
+    scenario: ScenarioOption = "living_room_day",
+    seed: SeedOption = 0,
     duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds of stream time")] = None,
-    speed: Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")] = 1.0,
+    speed: SpeedOption = 1.0,
     fast: Annotated[bool, typer.Option("--fast", help="as fast as possible (simulated or WAV sources)")] = False,
     passband: Annotated[bool, typer.Option(help="simulate real audio and demodulate it (slower) instead of baseband")] = False,
-    wav: Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")] = None,
+    wav: WavOption = None,
     soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with a sound card")] = False,
     device: Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices); implies --soundcard")] = None,
     journal: JournalOption = None,
@@ -322,63 +326,27 @@ def run(
 
     With no options it plays a simulated day in a living room in real time."""
     import signal
-    from datetime import datetime
 
     from rich.live import Live
 
     from uspd.live.journal import Journal
-    from uspd.live.mqtt import MqttLink
     from uspd.live.routines import Firing, Timeline, load_routines
     from uspd.live.run import LiveChain, run_live
     from uspd.live.soundcard import SoundCardError
     from uspd.live.view import render
 
     soundcard = soundcard or device is not None
-    if sum([wav is not None, soundcard]) > 1:
-        raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
-    if speed <= 0:
-        raise _fail(f"--speed must be positive, got {speed:g}")
-    if duration is not None and duration <= 0:
-        raise _fail(f"--duration must be positive, got {duration:g} s")
+    _check_live_options(wav, soundcard, speed, duration)
     try:
         cfg = load_config(config)
         routines = load_routines(cfg)
-        if cfg.mqtt.host is None and any(a.type == "mqtt" for r in routines for a in r.actions):
-            raise ConfigError("a routine publishes to MQTT but mqtt.host is not set")
-        if soundcard:
-            from uspd.live.soundcard import SoundCardSource
-
-            source = SoundCardSource(cfg, device=int(device) if device and device.isdigit() else device,
-                                     on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False))
-            start = datetime.now().astimezone()
-        elif wav is not None:
-            from uspd.live.sources import WavSource
-
-            source = WavSource(wav, cfg)
-            start = datetime.now().astimezone()
-        else:
-            from uspd.live.sources import SimulatedSource
-            from uspd.sim.scenarios import build_scene
-
-            source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband)
-            hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
-            start = datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
+        source, start = _live_source(cfg, scenario, seed, duration, passband, wav, soundcard, device)
         journal_db = Journal(_journal_path(journal, cfg))
     except (ConfigError, ValueError, OSError, SoundCardError) as err:
         raise _fail(str(err)) from None
 
     interactive = view and console.is_terminal
-    link = None
-    if cfg.mqtt.host is not None:
-        def said(status: str) -> None:
-            if not interactive and ("unreachable" in status or "lost" in status or "refused" in status):
-                errors.print(f"[bold yellow]warning:[/] {status}", highlight=False)
-
-        try:
-            link = MqttLink(cfg.mqtt, journal_db, on_status=said)
-        except ConfigError as err:
-            raise _fail(str(err)) from None
-        link.start()
+    link = _mqtt_link(cfg, journal_db, warn=not interactive)
     timeline = Timeline(start)
     chain = LiveChain(cfg, source.velocity_m_s, journal=journal_db, timeline=timeline, source_name=source.name,
                       mqtt=link, routines=routines)
@@ -412,6 +380,61 @@ def run(
     finally:
         if link is not None:
             link.stop(timeout_s=5.0)
+    _live_summary(chain, summary, journal_db)
+
+
+def _check_live_options(wav: Optional[Path], soundcard: bool, speed: float, duration: Optional[float]) -> None:
+    if wav is not None and soundcard:
+        raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
+    if speed <= 0:
+        raise _fail(f"--speed must be positive, got {speed:g}")
+    if duration is not None and duration <= 0:
+        raise _fail(f"--duration must be positive, got {duration:g} s")
+
+
+def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passband: bool, wav: Optional[Path],
+                 soundcard: bool, device: Optional[str]):
+    """The source of `uspd run` and `uspd serve`, and the wall time its stream starts at."""
+    from datetime import datetime
+
+    if soundcard:
+        from uspd.live.soundcard import SoundCardSource
+
+        source = SoundCardSource(cfg, device=int(device) if device and device.isdigit() else device,
+                                 on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False))
+        return source, datetime.now().astimezone()
+    if wav is not None:
+        from uspd.live.sources import WavSource
+
+        return WavSource(wav, cfg), datetime.now().astimezone()
+    from uspd.live.sources import SimulatedSource
+    from uspd.sim.scenarios import build_scene
+
+    source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband)
+    hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
+    return source, datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def _mqtt_link(cfg, journal_db, *, warn: bool):
+    """The MQTT link, started (None without [mqtt] host); ``warn``: print when the broker is away."""
+    from uspd.live.mqtt import MqttLink
+
+    if cfg.mqtt.host is None:
+        return None
+
+    def said(status: str) -> None:
+        if warn and ("unreachable" in status or "lost" in status or "refused" in status):
+            errors.print(f"[bold yellow]warning:[/] {status}", highlight=False)
+
+    try:
+        link = MqttLink(cfg.mqtt, journal_db, on_status=said)
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+    link.start()
+    return link
+
+
+def _live_summary(chain, summary, journal_db) -> None:
     status = chain.status
     wall = f" in {summary.wall_s:.1f} s" if summary else ""
     console.print(
@@ -427,6 +450,71 @@ def run(
         errors.print(f"[bold yellow]warning:[/] {retrying} webhooks or commands wait for a retry in the journal; "
                      "uspd run tries them again when it next starts", highlight=False)
     journal_db.close()
+
+
+@app.command()
+def serve(
+    scenario: ScenarioOption = "living_room_day",
+    seed: SeedOption = 0,
+    duration: Annotated[Optional[float], typer.Option(help="stop the stream after this many seconds (the page stays up)")] = None,
+    speed: SpeedOption = 1.0,
+    wav: WavOption = None,
+    soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with the default sound card")] = False,
+    device: Annotated[Optional[str], typer.Option(help="listen with this sound device, index or name (see uspd devices)")] = None,
+    host: Annotated[Optional[str], typer.Option(help="address to listen on (default: dashboard.host, 127.0.0.1)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port (default: dashboard.port, 8765; 0: any free one)")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="USPD_DASHBOARD_TOKEN", show_envvar=True,
+                                                 help="secret the page and API require; needed off loopback")] = None,
+    journal: JournalOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The live chain with a web dashboard: Doppler view, presence, events and settings in the browser.
+
+    Runs what `uspd run` runs (journal, MQTT, routines) and serves the page until Ctrl-C;
+    settings saved on the page go to the --config file and apply at once."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(name) is None for name in ("fastapi", "uvicorn", "tomlkit")):
+        raise _fail('the dashboard needs its web packages: python -m pip install -e ".[web]"')
+    from uspd.dashboard.app import check_binding, create_app, is_loopback, listen, serve as serve_dashboard
+    from uspd.dashboard.feed import Feed
+    from uspd.dashboard.settings import Settings
+    from uspd.live.journal import Journal
+    from uspd.live.routines import Timeline, load_routines
+    from uspd.live.run import LiveChain
+    from uspd.live.soundcard import SoundCardError
+
+    soundcard = soundcard or device is not None
+    _check_live_options(wav, soundcard, speed, duration)
+    try:
+        cfg = load_config(config)
+        host, port = host or cfg.dashboard.host, cfg.dashboard.port if port is None else port
+        check_binding(host, token)
+        sock = listen(host, port)
+        routines = load_routines(cfg)
+        source, start = _live_source(cfg, scenario, seed, duration, False, wav, soundcard, device)
+        journal_db = Journal(_journal_path(journal, cfg))
+    except (ConfigError, ValueError, OSError, SoundCardError) as err:
+        raise _fail(str(err)) from None
+    link = _mqtt_link(cfg, journal_db, warn=True)
+    chain = LiveChain(cfg, source.velocity_m_s, journal=journal_db, timeline=Timeline(start), source_name=source.name,
+                      mqtt=link, routines=routines)
+    feed = Feed(chain, source)
+    settings = Settings(cfg, config, chain.update_settings)
+    web = create_app(feed, settings, token=token, local_only=is_loopback(host) and token is None)
+    bound_host, bound_port = sock.getsockname()[:2]
+    address = f"[{bound_host}]" if ":" in bound_host else bound_host
+    console.print(f"dashboard: http://{address}:{bound_port}/" + ("?token=…" if token else "")
+                  + f"  ·  {source.name}  ·  Ctrl-C stops", highlight=False, soft_wrap=True)
+    try:
+        summary, error = serve_dashboard(web, sock, chain, source, feed, speed=speed, duration_s=duration)
+    finally:
+        if link is not None:
+            link.stop(timeout_s=5.0)
+    if error is not None:
+        journal_db.close()
+        raise _fail(str(error))
+    _live_summary(chain, summary, journal_db)
 
 
 def _since(text: str):

@@ -223,6 +223,7 @@ class Routine(_Rule):
     last firing), run every action."""
 
     name: str = Field(min_length=1, description="shown in the journal and the view")
+    enabled: bool = Field(True, description="false: kept in the config but never fires (the dashboard's switch)")
     trigger: Literal["motion", "occupied", "vacant", "no_motion_for"]
     kind: Literal["major", "minor", "any"] = Field("any", description="motion class a 'motion' trigger needs")
     seconds: Optional[float] = Field(None, gt=0, description="quiet time of a 'no_motion_for' trigger")
@@ -257,6 +258,18 @@ def check_template(text: str, key: str) -> None:
         raise ValueError(f"{key} names unknown field(s) {', '.join(unknown)}; known: {', '.join(TEMPLATE_FIELDS)}")
 
 
+# --- the web dashboard (issue 8) -------------------------------------------------------------
+
+
+class DashboardConfig(_Section):
+    """``uspd serve``: where the page listens and how much of the stream it gets."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="address to bind; other than loopback needs --token")
+    port: int = Field(8765, ge=1, le=65535, description="HTTP port of the page")
+    messages_per_s: float = Field(25.0, gt=0, le=50, description="Doppler frames sent to the page per second of stream")
+    history_s: float = Field(60.0, gt=0, le=600, description="stream seconds a newly opened page is sent at once")
+
+
 class Config(_Section):
     simulation: SimulationConfig = SimulationConfig()
     emission: EmissionConfig = EmissionConfig()
@@ -267,6 +280,7 @@ class Config(_Section):
     live: LiveConfig = LiveConfig()
     mqtt: MqttConfig = MqttConfig()
     routines: list[Routine] = Field(default_factory=list, description="[[routines]]: triggers → actions")
+    dashboard: DashboardConfig = DashboardConfig()
 
 
 class ConfigError(ValueError):

@@ -37,12 +37,15 @@ class Decisions:
     motion: np.ndarray  # none | minor | major
     occupied: np.ndarray  # int8, state after the frame
     events: list[Event]
+    minor_threshold: np.ndarray | None = None  # minor-motion threshold each frame was judged against (context-dependent)
 
     @classmethod
     def concatenate(cls, parts: list[Decisions]) -> Decisions:
+        thresholds = [p.minor_threshold for p in parts]
         return cls(
             *(np.concatenate([getattr(p, name) for p in parts]) for name in ("time_s", "score", "motion", "occupied")),
             [event for p in parts for event in p.events],
+            None if any(t is None for t in thresholds) else np.concatenate(thresholds),
         )
 
 
@@ -77,5 +80,6 @@ class Detection:
     def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
         frames = self.detector.process(power)
         leaving = frames.centroid_m_s < -LEAVING_M_S
-        motion, occupied, events = self.presence.process(time_s, frames.score, leaving)
-        return Decisions(np.asarray(time_s, dtype=float), frames.score, motion, occupied, events)
+        motion, occupied, events, minor_threshold = self.presence.process(time_s, frames.score, leaving,
+                                                                          return_threshold=True)
+        return Decisions(np.asarray(time_s, dtype=float), frames.score, motion, occupied, events, minor_threshold)

@@ -83,6 +83,7 @@ class Presence:
         self._departing = False
         self._minor_frames: deque[tuple[float, float]] = deque()  # (time_s, duration_s) while vacant
         self._minor_sum_s = 0.0
+        self._minor_threshold = self.config.minor_threshold
 
     @property
     def state(self) -> State:
@@ -92,6 +93,12 @@ class Presence:
     def motion(self) -> MotionKind:
         """The motion class of the latest frame (after debouncing)."""
         return self._motion
+
+    @property
+    def minor_threshold(self) -> float:
+        """The minor-motion threshold the latest frame was judged against: ``sensitive_threshold``
+        inside the context window after a clear motion, else ``minor_threshold``."""
+        return self._minor_threshold
 
     def update(self, time_s: float, score: float, *, leaving: bool = False) -> list[Event]:
         """Take one frame: its end time (s, increasing), score in [0, 1], optional leaving hint."""
@@ -114,6 +121,7 @@ class Presence:
         ):
             runs[name] = runs[name] + 1 if score >= threshold else 0
         sensitive = self._occupied and time_s - self._context_s <= c.sensitive_s
+        self._minor_threshold = c.sensitive_threshold if sensitive else c.minor_threshold
         motion: MotionKind
         if runs["major"] >= c.confirm_frames:
             motion = "major"
@@ -160,12 +168,14 @@ class Presence:
         return events
 
     def process(
-        self, times_s: np.ndarray, scores: np.ndarray, leaving: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, list[Event]]:
+        self, times_s: np.ndarray, scores: np.ndarray, leaving: np.ndarray | None = None, *,
+        return_threshold: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, list[Event]] | tuple[np.ndarray, np.ndarray, list[Event], np.ndarray]:
         """Take a block of frames; blocks of any size give the same result as one big one.
 
         times_s, scores, leaving: (n,). Returns motion (n,) str ("none" | "minor" | "major"),
-        occupied (n,) int8 (state after each frame) and the block's events. On a bad frame
+        occupied (n,) int8 (state after each frame) and the block's events; with
+        ``return_threshold`` also each frame's :attr:`minor_threshold` (n,). On a bad frame
         the frames before it are kept and a ValueError names its index in the block.
         """
         times_s = np.asarray(times_s, dtype=float)
@@ -178,6 +188,7 @@ class Presence:
             )
         motion = np.empty(times_s.shape, dtype="<U5")
         occupied = np.empty(times_s.shape, dtype=np.int8)
+        minor_threshold = np.empty(times_s.shape)
         events: list[Event] = []
         for i, (time_s, score, leave) in enumerate(zip(times_s.tolist(), scores.tolist(), leaving.tolist())):
             try:
@@ -186,6 +197,9 @@ class Presence:
                 raise ValueError(f"frame {i}: {err}") from None
             motion[i] = self._motion
             occupied[i] = self._occupied
+            minor_threshold[i] = self._minor_threshold
+        if return_threshold:
+            return motion, occupied, events, minor_threshold
         return motion, occupied, events
 
 

@@ -55,13 +55,14 @@ class Timeline:
         return self.start + timedelta(seconds=float(time_s))
 
 
-def load_routines(config: Config) -> list[Routine]:
-    """The config's routines plus those of ``live.routines_file``; names must be unique."""
+def load_routines(config: Config, routines_file_data: dict | None = None) -> list[Routine]:
+    """The config's routines plus those of ``live.routines_file`` (or ``routines_file_data``,
+    that file's content about to be saved); names must be unique, and MQTT actions need a broker."""
     routines = list(config.routines)
     path = config.live.routines_file
     if path is not None:
         try:
-            data = tomllib.loads(Path(path).read_text())
+            data = routines_file_data if routines_file_data is not None else tomllib.loads(Path(path).read_text())
         except OSError as err:
             raise ConfigError(f"cannot read the routines file {path}: {err.strerror or err}") from None
         except tomllib.TOMLDecodeError as err:
@@ -75,6 +76,8 @@ def load_routines(config: Config) -> list[Routine]:
         if routine.name in seen:
             raise ConfigError(f"two routines are named '{routine.name}'; give each a unique name")
         seen.add(routine.name)
+    if config.mqtt.host is None and any(a.type == "mqtt" for r in routines for a in r.actions):
+        raise ConfigError("a routine publishes to MQTT but mqtt.host is not set")
     return routines
 
 

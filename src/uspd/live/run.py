@@ -7,12 +7,18 @@ publishes the Home Assistant states and fires the routines. :func:`run_live` dri
 source through it, paced to real time (or ``speed`` × real time, or as fast as possible)
 unless the source is a sound card, which sets its own pace.
 
+Consumers of the per-frame outputs (the web dashboard) join ``chain.listeners``; each gets
+every block's Doppler power, decisions and firings. Settings change without a restart:
+:meth:`LiveChain.update_settings` may be called from any thread, and the chain applies the
+new presence settings and routines between two blocks, keeping its state.
+
 >>> chain = LiveChain(config, source.velocity_m_s, journal=journal, timeline=timeline, source_name=source.name)
 >>> summary = run_live(source, chain, speed=None)        # as fast as possible
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from uspd.config import Config, Routine
+from uspd.config import Config, PresenceConfig, Routine
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.detect.presence import Event
 from uspd.live.journal import Journal
@@ -56,6 +62,9 @@ class LiveStatus:
         self.recent = deque(maxlen=self.recent_events)
 
 
+Listener = Callable[[np.ndarray, Decisions, list[Firing]], None]  # (power (n, n_velocity), decisions, firings)
+
+
 class LiveChain:
     """Detection + journal + MQTT states + routines over one stream of frames."""
 
@@ -72,7 +81,9 @@ class LiveChain:
         live = config.live
         self.runner = ActionRunner(journal, mqtt, timeout_s=live.action_timeout_s, retries=live.action_retries,
                                    backoff_s=live.retry_backoff_s, routines=list(routines)) if routines else None
-        self.engine = RoutineEngine(list(routines), timeline, self.runner, journal=journal, source_name=source_name)
+        self._routines = list(routines)  # as loaded; ``enabled`` can change live (update_settings)
+        self.engine = RoutineEngine([r for r in self._routines if r.enabled], timeline, self.runner, journal=journal,
+                                    source_name=source_name)
         self.status = LiveStatus(history_frames, config.live.view_events)
         self._hop_s = config.frontend.hop_s
         self._last_time_s: float | None = None
@@ -80,12 +91,35 @@ class LiveChain:
         self._prune_journal()
         if self.states is not None:
             self.states.start()
+        self.listeners: list[Listener] = []
+        self._settings_lock = threading.Lock()
+        self._pending_settings: tuple[PresenceConfig, dict[str, bool]] | None = None
 
     def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
         """One block of Doppler frames → its decisions, after journaling and delivering them."""
+        self._apply_settings()
         decisions = self.detection.process(power, time_s)
-        self.handle(decisions)
+        firings = self.handle(decisions)
+        for listener in self.listeners:
+            listener(power, decisions, firings)
         return decisions
+
+    def update_settings(self, presence: PresenceConfig, routines_on: dict[str, bool]) -> None:
+        """New presence settings and routines switched on or off by name, from any thread;
+        applied before the next block. Presence keeps its state (an occupied room stays
+        occupied under a new hold time); routines keep the definitions they started with."""
+        with self._settings_lock:
+            self._pending_settings = (presence, dict(routines_on))
+
+    def _apply_settings(self) -> None:
+        with self._settings_lock:
+            pending, self._pending_settings = self._pending_settings, None
+        if pending is not None:
+            presence, routines_on = pending
+            self.config = self.config.model_copy(update={"presence": presence})
+            self.detection.presence.config = presence
+            self._routines = [r.model_copy(update={"enabled": routines_on.get(r.name, r.enabled)}) for r in self._routines]
+            self.engine.routines = [r for r in self._routines if r.enabled]
 
     def handle(self, decisions: Decisions) -> list[Firing]:
         """Journal the block's events, then publish states and fire routines."""

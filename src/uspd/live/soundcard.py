@@ -121,6 +121,7 @@ class SoundCardSource:
             raise SoundCardError(f"device {info['name']} has no microphone inputs")
         rates = [r for r in PREFERRED_RATES_HZ if self._supports(r)]
         self.plan = plan_audio(rates, config.emission.carrier_hz)
+        self.carrier_hz, self.level_dbfs = self.plan.carrier_hz, config.emission.level_dbfs
         for warning in self.plan.warnings:
             on_problem(warning)
         self.name = f"soundcard:{info['name']}"

@@ -38,6 +38,8 @@ class Source(Protocol):
     velocity_m_s: np.ndarray  # (n_velocity,) radial speed of each power column, + approaching
     duration_s: float | None  # None: until stopped
     paced: bool  # True: blocks arrive in real time by themselves
+    carrier_hz: float  # the pilot tone the frames come from
+    level_dbfs: float | None  # its drive level (None: a recording's, not known)
 
     def blocks(self) -> Iterator[FrameBlock]: ...
 
@@ -53,6 +55,7 @@ class SimulatedSource:
         self.passband = passband
         self.name = f"simulated:{scene.name}:{scene.seed}"
         self.duration_s = scene.duration_s
+        self.carrier_hz, self.level_dbfs = scene.carrier_hz, scene.level_dbfs
         if passband:
             self._front = FrontEnd(scene.device.hardware.sample_rate_hz, scene.carrier_hz, config.frontend,
                                    baseband_rate_hz=config.simulation.baseband_rate_hz,
@@ -75,6 +78,7 @@ class WavSource:
     """A WAV recording streamed through the front end in 1 s blocks (checked as ``uspd detect`` checks it)."""
 
     paced = False
+    level_dbfs = None
 
     def __init__(self, path: str | Path, config: Config, carrier_hz: float | None = None) -> None:
         from uspd.detect.file import _find_carrier, _open, baseband_rate_for
