@@ -108,9 +108,8 @@ class NeuralDetector:
         weight = np.clip(x[:, self._outside] * DB_SCALE - CENTROID_DB, 0.0, None)
         moment, energy = weight @ self._grid[self._outside], weight.sum(axis=1)
         # exponential memory y_i = α·x_i + (1 − α)·y_{i−1}, carried across calls as the filter state
-        memory = ([self._alpha], [1.0, self._alpha - 1.0])
-        moment, _ = signal.lfilter(*memory, moment, zi=[(1.0 - self._alpha) * self._moment])
-        energy, _ = signal.lfilter(*memory, energy, zi=[(1.0 - self._alpha) * self._energy])
+        state = (1.0 - self._alpha) * np.array([[self._moment], [self._energy]])
+        (moment, energy), _ = signal.lfilter([self._alpha], [1.0, self._alpha - 1.0], [moment, energy], zi=state)
         self._moment, self._energy = float(moment[-1]), float(energy[-1])
         return np.divide(moment, energy, out=np.zeros(len(x)), where=energy > 1e-3)
 
