@@ -79,7 +79,7 @@ class BenchSettings:
 
     @classmethod
     def quick_settings(cls) -> BenchSettings:
-        return cls(quick=True, audio_s=2.0, naive_s=1.0, repeats=1, sim_scenarios=("walk_in",), baseband_s=2.0,
+        return cls(quick=True, audio_s=2.0, naive_s=1.0, repeats=2, sim_scenarios=("walk_in",), baseband_s=2.0,
                    passband_s=0.25, mining_scenes=1, mining_scene_s=20.0)
 
 

@@ -13,6 +13,7 @@ with ``spawn``: no fork of a process whose progress-bar thread may hold a lock.
 from __future__ import annotations
 
 import multiprocessing
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -54,6 +55,7 @@ def ray_cluster(address: str | None, workers: int = 1) -> Iterator[None]:
     started = not ray.is_initialized()
     if started:
         options = {"num_cpus": workers, "include_dashboard": False} if address == LOCAL_RAY else {"address": address}
+        _check_reachable(address)
         try:
             ray.init(logging_level="WARNING", **options)
         except (ConnectionError, RuntimeError, ValueError) as err:
@@ -65,6 +67,18 @@ def ray_cluster(address: str | None, workers: int = 1) -> Iterator[None]:
         _on_ray.reset(token)
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT (or ray://HOST:PORT) nobody listens on: ``ray.init`` would
+    retry for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local": Ray finds (or starts) the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {err.strerror or err}") from None
 
 
 def _indexed(args: tuple[Callable, int, object]) -> tuple[int, object]:
