@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import FrontendConfig
@@ -72,10 +72,13 @@ class DopplerSpectrogram:
         if n_frames == 0:
             self._pending = buffer
             return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
-        frames = sliding_window_view(buffer, self.frame, axis=-1)[:, : n_frames * self.hop : self.hop]
-        # only the kept bins: their squared magnitude, averaged over mics, in one pass
-        spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1)[..., self._keep_fft]
-        power = (spectra.real**2 + spectra.imag**2).mean(axis=0)
+        rows_bytes, sample_bytes = buffer.strides  # frames as a view: (rows, n_frames, frame), no copy
+        frames = as_strided(buffer, shape=(len(buffer), n_frames, self.frame),
+                            strides=(rows_bytes, self.hop * sample_bytes, sample_bytes), writeable=False)
+        spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
+        # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
+        squares = np.einsum("mfk,mfk->fk", spectra, spectra)
+        power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
         quarter = self.frame // 4
         quarters = frames[n_mics:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
