@@ -34,6 +34,7 @@ def test_bench_quick_writes_every_goal_and_table(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert "Made by `uspd bench --quick" in text
+    assert "Where the time goes" in text
     for row in ("whole pipeline real-time factor", "hours scored per core-hour", "algorithmic latency"):
         assert row in text and row in result.output
     for device in DEVICES:

@@ -407,6 +407,22 @@ def goals(results: BenchResults) -> list[tuple[str, str, str, bool]]:
     ]
 
 
+def _where_the_time_goes(results: BenchResults) -> list[str]:
+    """The 7-mic device's stages as shares of their sum, and the fixed cost of one call
+    (the live blocks make ten calls a second where file blocks make one)."""
+    device = DEVICES[0].name
+    stages = {name: results.get(device, name).result["rtf"] for name in ("front end", "model fp32", "presence")}
+    calls_per_s = 1.0 / LIVE_BLOCK_S - 1.0 / FILE_BLOCK_S
+    lines = [f"Where the time goes ({device}, share of front end + model fp32 + presence; the fixed cost of one call "
+             f"is the live blocks' extra CPU over the file blocks' per extra call):", ""]
+    for name, rtf in stages.items():
+        shares = [rtf[b] / sum(r[b] for r in stages.values()) for b in BLOCKS_S]
+        per_call_ms = (rtf[LIVE_BLOCK_S] - rtf[FILE_BLOCK_S]) / calls_per_s * 1000.0
+        lines.append(f"- {name}: {shares[0]:.0%} of live, {shares[1]:.0%} of file-block CPU; "
+                     f"{per_call_ms:.2f} ms fixed per call")
+    return lines + [""]
+
+
 def markdown(results: BenchResults, command: str) -> str:
     s, m = results.settings, results.machine
     lines = [
@@ -440,6 +456,7 @@ def markdown(results: BenchResults, command: str) -> str:
                 f"| {device.name} | {item.name} | {rtf[LIVE_BLOCK_S]:.5f} | {naive[LIVE_BLOCK_S] / rtf[LIVE_BLOCK_S]:,.1f} "
                 f"| {rtf[FILE_BLOCK_S]:.5f} | {naive[FILE_BLOCK_S] / rtf[FILE_BLOCK_S]:,.1f} | {1 / rtf[LIVE_BLOCK_S]:,.0f} "
                 f"| {item.result['heap_mib']:,.1f} MiB | {item.peak_rss_mib:,.0f} MiB |")
+    lines += ["", *_where_the_time_goes(results)]
     naive_x = 1.0 / results.get(DEVICES[0].name, "naive reference").result["rtf"][FILE_BLOCK_S]
     lines += [
         "", f"An idle worker (the pipeline's libraries loaded, nothing run) peaks at "

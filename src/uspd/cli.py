@@ -234,7 +234,7 @@ def evaluate(
 
 @app.command()
 def bench(
-    quick: Annotated[bool, typer.Option("--quick", help="a smoke test: short inputs, one repeat (seconds, not minutes)")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="a smoke test: short inputs, two repeats (under a minute)")] = False,
     out: Annotated[Path, typer.Option("--out", help="markdown report")] = Path("docs/benchmarks.md"),
 ) -> None:
     """Measure the pipeline's real-time factor per device, the simulator's speed, mining
