@@ -6,9 +6,10 @@ spectrogram the obvious way: a float64 Hann STFT of each microphone at the full 
 rate, its bins within ±4 m/s of the carrier — so numbers from a busy or a different
 machine compare as ratios. Each item runs in a fresh worker process, whose peak resident
 memory (``getrusage`` ``ru_maxrss``: the whole process, Python and libraries included) is
-its memory figure; an idle worker's is listed too.
+one memory figure (an idle worker's is listed too); the other is a stage's working memory,
+the peak tracemalloc sees during a run.
 
->>> results = run_bench(BenchSettings(quick=True))
+>>> results = run_bench(BenchSettings.quick_settings())
 >>> Path("docs/benchmarks.md").write_text(markdown(results, "uspd bench --quick"))
 
 The items:
@@ -37,14 +38,16 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources as package_files
 from multiprocessing import get_context
 
 import numpy as np
 
+from uspd.frontend.demod import BATCH_BLOCK_S
+from uspd.live.soundcard import BLOCK_S as SOUND_CARD_BLOCK_S
+
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-LIVE_BLOCK_S = 0.1  # what a sound card hands over (uspd.live.soundcard.BLOCK_S)
-FILE_BLOCK_S = 1.0  # what uspd detect reads (uspd.frontend.demod.BATCH_BLOCK_S)
+LIVE_BLOCK_S = SOUND_CARD_BLOCK_S  # what a sound card hands over
+FILE_BLOCK_S = BATCH_BLOCK_S  # what uspd detect reads
 BLOCKS_S = (LIVE_BLOCK_S, FILE_BLOCK_S)
 GOALS = {"pipeline_rtf": 0.002, "mining_hours_per_core_hour": 1000.0, "latency_s": 0.050}
 MODELS = {"fp32": "motion.fp32.onnx", "int8": "motion.int8.onnx"}
@@ -65,9 +68,8 @@ DEVICES = (Device("7 mics @ 96 kHz", 96000, 7, 34000.0), Device("2 mics @ 48 kHz
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """How much to measure: ``quick`` is a smoke test (seconds, not minutes)."""
+    """How much to measure (:meth:`quick_settings`: a smoke test, under a minute)."""
 
-    quick: bool = False
     audio_s: float = 20.0  # per device, through each stage
     naive_s: float = 4.0  # through the (slow) naive reference
     repeats: int = 3
@@ -79,7 +81,7 @@ class BenchSettings:
 
     @classmethod
     def quick_settings(cls) -> BenchSettings:
-        return cls(quick=True, audio_s=2.0, naive_s=1.0, repeats=2, sim_scenarios=("walk_in",), baseband_s=2.0,
+        return cls(audio_s=2.0, naive_s=1.0, repeats=2, sim_scenarios=("walk_in",), baseband_s=2.0,
                    passband_s=0.25, mining_scenes=1, mining_scene_s=20.0)
 
 
@@ -95,7 +97,7 @@ class Item:
     peak_rss_mib: float = float("nan")
 
 
-# --- measuring helpers, shared with benchmarks/*.py (which set ONE_THREAD themselves, before NumPy loads) -------------------------------------------------
+# --- measuring helpers, shared with benchmarks/*.py (which set ONE_THREAD before NumPy loads) ---
 
 def cpu_seconds(run: Callable[[], object], repeats: int) -> float:
     """Best CPU time of ``run()`` over ``repeats`` runs (CPU time: disturbed less than wall
@@ -274,6 +276,7 @@ def _mining(settings: BenchSettings) -> dict:
     import onnxruntime
 
     from uspd.config import Config
+    from uspd.detect.neural import default_model_path
     from uspd.model.data import SEED_RANGES, render_scene
     from uspd.model.loop import corpus
 
@@ -288,7 +291,7 @@ def _mining(settings: BenchSettings) -> dict:
     for name, filename in MODELS.items():
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(str(package_files.files("uspd") / "models" / filename), options,
+        session = onnxruntime.InferenceSession(str(default_model_path().with_name(filename)), options,
                                                providers=["CPUExecutionProvider"])
         zeros = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs() if i.name != "features"}
 
