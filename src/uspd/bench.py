@@ -423,7 +423,7 @@ def _where_the_time_goes(results: BenchResults) -> list[str]:
         per_call_ms = (rtf[LIVE_BLOCK_S] - rtf[FILE_BLOCK_S]) / calls_per_s * 1000.0
         lines.append(f"- {name}: {shares[0]:.0%} of live, {shares[1]:.0%} of file-block CPU; "
                      f"{per_call_ms:.2f} ms fixed per call")
-    return lines + [""]
+    return lines
 
 
 def markdown(results: BenchResults, command: str) -> str:
