@@ -3,7 +3,8 @@
     python benchmarks/bench_sim.py --out docs/benchmarks-sim.md
 
 Baseband (the training-data renderer) and passband (WAV) are measured in the same run
-on the same scenes. The ratio column compares each against the empty room's baseband
+on the same scenes, in CPU time (``uspd.bench.simulator_speed``, which ``uspd bench``
+runs too; this script adds the scatterer counts and the day-long scene). The ratio column compares each against the empty room's baseband
 speed measured in this run, since absolute speed on shared machines drifts.
 
 The day-long ``living_room_day`` scene is measured with windowed rendering: a stretch
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 from pathlib import Path
 
 # One core, as the goal is stated: set before NumPy (and its BLAS) is first imported,
@@ -26,33 +26,19 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from uspd.bench import SIM_SCENARIOS, cpu_seconds, simulator_speed  # noqa: E402
 from uspd.config import SimulationConfig  # noqa: E402
 from uspd.sim.labels import label_scene  # noqa: E402
-from uspd.sim.render import iter_baseband, iter_passband  # noqa: E402
+from uspd.sim.render import iter_baseband  # noqa: E402
 from uspd.sim.scenarios import build_scene  # noqa: E402
 
 DAY_S = 86400.0
 
-SCENARIOS = ("empty_quiet", "walk_in", "seated_reading", "empty_fan", "music_loud_empty", "cat")
-
-
-def _speed(render, scene, config: SimulationConfig) -> float:
-    """Seconds of scene rendered per second of wall time (best of two runs)."""
-    best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
-        for _block in render(scene, config):
-            pass
-        best = min(best, time.perf_counter() - start)
-    return scene.duration_s / best
 
 
 def _render_seconds(scene, config: SimulationConfig, start_s: float, stop_s: float) -> float:
-    """Wall time of one baseband window (setup included, as every window pays it)."""
-    start = time.perf_counter()
-    for _block in iter_baseband(scene, config, start_s=start_s, stop_s=stop_s):
-        pass
-    return time.perf_counter() - start
+    """CPU time of one baseband window (setup included, as every window pays it)."""
+    return cpu_seconds(lambda: [None for _ in iter_baseband(scene, config, start_s=start_s, stop_s=stop_s)], 1)
 
 
 def _occupied_stretch(scene, length_s: float) -> float:
@@ -102,13 +88,12 @@ def main() -> None:
     config = SimulationConfig()
     rows = []
     reference = None
-    for name in SCENARIOS:
-        bb_scene = build_scene(name, seed=7, duration_s=args.baseband_seconds, array="smart_speaker_7", sample_rate_hz=96000)
-        pb_scene = build_scene(name, seed=7, duration_s=args.passband_seconds, array="smart_speaker_7", sample_rate_hz=96000)
-        bb = _speed(iter_baseband, bb_scene, config)
-        pb = _speed(iter_passband, pb_scene, config)
+    for name in SIM_SCENARIOS:
+        speed = simulator_speed(name, args.baseband_seconds, args.passband_seconds, repeats=2)
+        bb, pb = speed["baseband"], speed["passband"]
         reference = reference or bb
-        n_scat = sum(m.scatterers(np.zeros(1), np.zeros(3)).positions_m.shape[0] for m in bb_scene.movers)
+        scene = build_scene(name, seed=7, duration_s=args.baseband_seconds, array="smart_speaker_7", sample_rate_hz=96000)
+        n_scat = sum(m.scatterers(np.zeros(1), np.zeros(3)).positions_m.shape[0] for m in scene.movers)
         rows.append((name, n_scat, bb, bb / reference, pb))
         print(f"{name:18s} scatterers={n_scat:3d}  baseband {bb:9.1f}× real time  passband {pb:7.2f}×", flush=True)
 

@@ -6,6 +6,8 @@ bad config, unreadable audio) into one sentence on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +23,8 @@ console = Console()
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="TOML config; defaults apply to missing keys")]
+RayOption = Annotated[Optional[str], typer.Option("--ray-address", help="run scenes on Ray: 'local' (here, --workers "
+                      "CPUs), 'auto' (on a cluster node) or ray://HOST:10001; default: local processes")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -196,6 +200,7 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="folder for report.md, report.json, det.png, detection_by_distance.png")] = Path("uspd-eval"),
     detector: Annotated[Optional[list[str]], typer.Option(
         help="detector to judge: baseline, neural or LABEL=MODEL.onnx; repeat it to compare several on the same scenes")] = None,
+    ray_address: RayOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the detection chain on held-out simulated rooms and report detection by distance,
@@ -212,10 +217,11 @@ def evaluate(
     command = _command(
         f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
         f"--seed-offset {seed_offset} --out {out}",
-        {"--array": array, **{"--detector": " --detector ".join(detector) if detector else None}, "--config": config},
+        {"--array": array, **{"--detector": " --detector ".join(detector) if detector else None}, "--config": config,
+         "--ray-address": ray_address},
     )
     jobs = plan_scenes(settings)
-    with _progress() as progress:
+    with _cluster(ray_address, workers), _progress() as progress:
         task = progress.add_task(f"evaluating {len(jobs)} scenes", total=sum(job.duration_s for job in jobs))
         summaries = run_evaluation(settings, configs, on_scene=lambda job: progress.advance(task, job.duration_s))
     if len(summaries) == 1:
@@ -224,6 +230,27 @@ def evaluate(
         paths = write_comparison(summaries, out, command)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="a smoke test: short inputs, two repeats (under a minute)")] = False,
+    out: Annotated[Path, typer.Option("--out", help="markdown report")] = Path("docs/benchmarks.md"),
+) -> None:
+    """Measure the pipeline's real-time factor per device, the simulator's speed, mining
+    throughput and peak memory on one core, against a naive reference in the same run."""
+    from uspd.bench import BenchSettings, goals, markdown, run_bench
+
+    settings = BenchSettings.quick_settings() if quick else BenchSettings()
+    with _progress() as progress:
+        task = progress.add_task("benchmarking", total=None)
+        results = run_bench(settings, on_item=lambda item, done, total: progress.update(
+            task, completed=done, total=total, description=f"benchmarking: {item.group}, {item.name}"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(results, "uspd bench" + (" --quick" if quick else "") + f" --out {out}"))
+    for goal, target, measured, met in goals(results):
+        console.print(f"{'met' if met else '[bold red]not met[/]'}: {goal}: {measured} (goal {target})", highlight=False)
+    console.print(f"wrote {out}")
 
 
 @app.command()
@@ -236,6 +263,18 @@ def demo(
     from uspd.demo import run_demo
 
     run_demo(seed=seed, duration_s=duration, out_dir=out, console=console)
+
+
+@contextmanager
+def _cluster(address: Optional[str], workers: int) -> Iterator[None]:
+    """Scenes go to the Ray cluster at ``address`` within the block (None: local processes)."""
+    from uspd.parallel import ClusterError, ray_cluster
+
+    try:
+        with ray_cluster(address, workers):
+            yield
+    except ClusterError as err:
+        raise _fail(str(err)) from None
 
 
 def _require_torch() -> None:
@@ -266,6 +305,7 @@ def mine(
     seed: Annotated[int, typer.Option(help="training seed (scenes have their own seed ranges)")] = 0,
     workers: Annotated[int, typer.Option(help="processes rendering scenes")] = 1,
     cache: Annotated[Optional[Path], typer.Option(help="folder caching rendered feature frames between runs")] = Path.home() / ".cache" / "uspd",
+    ray_address: RayOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the long-tail loop end to end: seed model on the labeled set, mine rare confusing
@@ -284,7 +324,7 @@ def mine(
         raise _fail(str(err)) from None
     command = _command(f"uspd mine --out {out} --labeled-per-kind {labeled_per_kind} --corpus-hours {corpus_hours:g} "
                        f"--epochs {epochs} --seed {seed}", {"--config": config})
-    with _progress() as progress:
+    with _cluster(ray_address, workers), _progress() as progress:
         result = run_loop(settings, cfg, cache, _loop_progress(progress))
     for name, net in (("seed", result.seed), ("rare", result.rare), ("motion", result.final)):
         for path in save_model(net, out, name, {"command": command, "stage": name}):

@@ -80,11 +80,11 @@ class DopplerFeatures:
         level_db = power_to_db(np.maximum(power @ self._pool, 1e-30)).astype(np.float32)
         out = np.zeros((len(power), N_BINS), dtype=np.float32)
         floor = self._floor_db
-        for i in np.flatnonzero(~missing):
+        for i in np.flatnonzero(~missing):  # few NumPy calls per frame: this loop runs every hop
             frame = level_db[i]
             if floor is None:  # (re)start: the quiet part of this frame, not a mover already there
                 floor = np.minimum(frame, np.percentile(frame, START_PERCENTILE) + START_MARGIN_DB)
-            out[i] = frame - floor
-            floor = floor + np.where(frame > floor, self._rise, self._fall) * (frame - floor)
+            over = np.subtract(frame, floor, out=out[i])
+            floor += np.where(over > 0, self._rise, self._fall) * over
         self._floor_db = floor
         return np.clip(out, *CLIP_DB) / DB_SCALE, missing

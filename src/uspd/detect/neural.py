@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy import signal
 
 from uspd.detect.features import DB_SCALE, N_BINS, DopplerFeatures, grid_m_s
 
@@ -96,13 +97,7 @@ class NeuralDetector:
         probabilities = outputs[0][0].T
         self._state = {i.name: value for i, value in zip(self._state_inputs, outputs[1:])}
         score = motion_score(probabilities).astype(float)
-        blind = np.zeros(n, dtype=bool)
-        for i in range(n):  # the warm-up after the stream's start or a gap in the data
-            if missing[i]:
-                self._blind = self._warmup_frames
-            blind[i] = missing[i] or self._blind > 0
-            self._blind = max(self._blind - (not missing[i]), 0)
-        score[blind] = 0.0
+        score[self._blind_frames(missing)] = 0.0
         return NeuralFrames(score, self._centroid(x), probabilities)
 
     def _centroid(self, x: np.ndarray) -> np.ndarray:
@@ -112,9 +107,18 @@ class NeuralDetector:
         Doppler is already gone; those hops still read as leaving."""
         weight = np.clip(x[:, self._outside] * DB_SCALE - CENTROID_DB, 0.0, None)
         moment, energy = weight @ self._grid[self._outside], weight.sum(axis=1)
-        centroid = np.zeros(len(x))
-        for i in range(len(x)):
-            self._moment += self._alpha * (moment[i] - self._moment)
-            self._energy += self._alpha * (energy[i] - self._energy)
-            centroid[i] = self._moment / self._energy if self._energy > 1e-3 else 0.0
-        return centroid
+        # exponential memory y_i = α·x_i + (1 − α)·y_{i−1}, carried across calls as the filter state
+        state = (1.0 - self._alpha) * np.array([[self._moment], [self._energy]])
+        (moment, energy), _ = signal.lfilter([self._alpha], [1.0, self._alpha - 1.0], [moment, energy], zi=state)
+        self._moment, self._energy = float(moment[-1]), float(energy[-1])
+        return np.divide(moment, energy, out=np.zeros(len(x)), where=energy > 1e-3)
+
+    def _blind_frames(self, missing: np.ndarray) -> np.ndarray:
+        """(n_frames,) True where the score is held at 0: frames without data, and the
+        warm-up after the stream's start or a gap (``_blind`` frames with data still to go)."""
+        index = np.arange(len(missing))
+        last_gap = np.maximum.accumulate(np.where(missing, index, -1))
+        left = np.where(last_gap >= 0, self._warmup_frames - (index - last_gap - 1), self._blind - index)
+        blind = missing | (left > 0)
+        self._blind = self._warmup_frames if missing[-1] else max(int(left[-1]) - 1, 0)
+        return blind

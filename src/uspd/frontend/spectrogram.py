@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import FrontendConfig
@@ -32,8 +34,9 @@ class DopplerSpectrogram:
         self.hop = int(round(config.hop_s * baseband_rate_hz))
         freqs = np.fft.fftshift(np.fft.fftfreq(self.frame, 1.0 / baseband_rate_hz))
         velocity = radial_speed_m_s(freqs, carrier_hz, speed_of_sound_m_s)
-        self._keep = np.abs(velocity) <= config.max_speed_m_s
-        self.velocity_m_s = velocity[self._keep]
+        keep = np.abs(velocity) <= config.max_speed_m_s
+        self.velocity_m_s = velocity[keep]
+        self._keep_fft = np.fft.fftshift(np.arange(self.frame))[keep]  # kept bins, in FFT (unshifted) order
         self._sos = signal.butter(2, config.clutter_cutoff_hz, "highpass", fs=baseband_rate_hz, output="sos")
         self._window = signal.windows.hann(self.frame, sym=False).astype(np.float32)
         self._tone_jump_db = config.tone_jump_db
@@ -60,19 +63,28 @@ class DopplerSpectrogram:
             self._pending = np.zeros((2 * block.shape[0], 0), dtype=np.complex64)
         filtered, self._zi = signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
         # raw samples ride along below the filtered ones: the frame means give the tone level
-        buffer = np.concatenate([self._pending, np.concatenate([filtered, block]).astype(np.complex64)], axis=1)
-        n_mics = buffer.shape[0] // 2
+        n_mics, n_pending = block.shape[0], self._pending.shape[1]
+        buffer = np.empty((2 * n_mics, n_pending + block.shape[1]), dtype=np.complex64)
+        buffer[:, :n_pending] = self._pending
+        buffer[:n_mics, n_pending:] = filtered
+        buffer[n_mics:, n_pending:] = block
         n_frames = max(0, (buffer.shape[1] - self.frame) // self.hop + 1)
-        starts = np.arange(n_frames) * self.hop
-        frames = np.stack([buffer[:, s : s + self.frame] for s in starts], axis=1) if n_frames else np.zeros(
-            (buffer.shape[0], 0, self.frame), np.complex64)
-        spectra = np.fft.fftshift(np.fft.fft(frames[:n_mics] * self._window, axis=-1), axes=-1)
-        power = (np.abs(spectra) ** 2).mean(axis=0)[:, self._keep].astype(np.float32)
+        if n_frames == 0:
+            self._pending = buffer
+            return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
+        rows_bytes, sample_bytes = buffer.strides  # frames as a view: (rows, n_frames, frame), no copy
+        frames = as_strided(buffer, shape=(len(buffer), n_frames, self.frame),
+                            strides=(rows_bytes, self.hop * sample_bytes, sample_bytes), writeable=False)
+        spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
+        # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
+        squares = np.einsum("mfk,mfk->fk", spectra, spectra)
+        power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
-        quarters = frames[n_mics:, :, : self.frame // 4 * 4].reshape(n_mics, n_frames, 4, self.frame // 4).mean(axis=-1)
-        tone_db = 10.0 * np.log10((np.abs(quarters) ** 2).mean(axis=0) + 1e-30)  # (n_frames, 4)
+        quarter = self.frame // 4
+        quarters = frames[n_mics:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
+        tone_db = 10.0 * np.log10((quarters.real**2 + quarters.imag**2).mean(axis=0) + 1e-30)  # (n_frames, 4)
         power[~self._steady_tone(tone_db)] = 0.0
-        ends = (self._consumed + starts + self.frame) / self.rate_hz
+        ends = (self._consumed + np.arange(n_frames) * self.hop + self.frame) / self.rate_hz
         drop = n_frames * self.hop
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
         return power, ends
@@ -80,14 +92,15 @@ class DopplerSpectrogram:
     def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
         """Per frame: is the pilot tone at its steady level, with the clutter filter settled?
 
-        tone_db: (n_frames, 4) level of each quarter frame.
+        tone_db: (n_frames, 4) level of each quarter frame. A sequential state machine on
+        a few numbers per frame: plain Python floats, which beat NumPy calls at this size.
         """
-        valid = np.ones(len(tone_db), dtype=bool)
-        for i, quarters_db in enumerate(tone_db):
-            level_db = float(quarters_db.mean())
+        valid = [True] * len(tone_db)
+        for i, quarters_db in enumerate(tone_db.tolist()):
+            level_db = sum(quarters_db) / len(quarters_db)
             if self._tone_ref_db is None:
                 self._tone_ref_db = level_db
-            if np.abs(quarters_db - self._tone_ref_db).max() > self._tone_jump_db:
+            if max(abs(q - self._tone_ref_db) for q in quarters_db) > self._tone_jump_db:
                 self._off_level_run += 1
                 self._settle_left = self._settle_frames
                 if self._off_level_run >= self._adopt_frames:  # a new steady level, not a glitch
@@ -99,7 +112,7 @@ class DopplerSpectrogram:
             if self._settle_left > 0:
                 self._settle_left -= 1
                 valid[i] = False
-        return valid
+        return np.array(valid, dtype=bool)
 
     def compute(self, baseband: np.ndarray, start_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """A whole recording at once (its first sample at ``start_s``): same frames as streaming."""

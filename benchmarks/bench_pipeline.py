@@ -1,0 +1,60 @@
+"""Whole-pipeline real-time factor of the uspd on ``PYTHONPATH``, for comparing checkouts.
+
+    git worktree add /tmp/uspd-base b6fdfb2
+    for src in /tmp/uspd-base/src src; do PYTHONPATH=$src python benchmarks/bench_pipeline.py; done
+
+``uspd bench`` measures every stage of this checkout; this script uses only what every
+revision has (``FrontEnd``, ``Detection``, ``Config``), so the same run can time an older
+checkout beside this one. 7 mics at 96 kHz, float32 channel-major audio (the sound card's
+layout), the shipped network, in the sound card's 0.1 s and ``uspd detect``'s 1 s blocks;
+CPU time, best of three, one thread.
+"""
+
+import os
+
+# One core: set before NumPy (and its BLAS) is first imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import uspd  # noqa: E402
+from uspd.config import Config  # noqa: E402
+from uspd.detect.pipeline import Detection  # noqa: E402
+from uspd.frontend.stream import FrontEnd  # noqa: E402
+
+RATE_HZ, N_MICS, CARRIER_HZ, SECONDS = 96000, 7, 34000.0, 20.0
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(SECONDS * RATE_HZ)) / RATE_HZ
+    echo = 0.01 * np.cos(2 * np.pi * (CARRIER_HZ + 150.0) * t + 3 * np.sin(2 * np.pi * 0.7 * t))
+    audio = (0.3 * np.cos(2 * np.pi * CARRIER_HZ * t) + echo).astype(np.float32)
+    audio = audio + (1e-3 * rng.standard_normal((N_MICS, len(t)))).astype(np.float32)
+    config = Config()
+    cells = [os.path.dirname(uspd.__file__)]
+    for block_s in (0.1, 1.0):
+        front = FrontEnd(RATE_HZ, CARRIER_HZ, config.frontend)
+        detection = Detection(config, front.velocity_m_s)
+        step = int(block_s * RATE_HZ)
+
+        def run() -> None:
+            for i in range(0, audio.shape[1], step):
+                detection.process(*front.process(audio[:, i : i + step]))
+            detection.process(*front.flush())
+            detection.reset()
+
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            run()
+            best = min(best, time.process_time() - start)
+        cells.append(f"{block_s:g} s blocks: real-time factor {best / SECONDS:.5f}")
+    print(" | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
