@@ -65,6 +65,12 @@ def main() -> None:
             hits, shares = row[f"{range_m:g}"]
             cells += [f"{100 * np.mean(hits):.0f} %", f"{100 * np.mean(shares):.1f} %"]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    far = f"{max(RANGES_M):g}"
+    fixed_hits, fixed_frames = (np.mean(v) for v in rows["fixed"][far])
+    passing = [t for t in TARGETS_DB
+               if np.mean(rows[str(t)][far][0]) >= fixed_hits and np.mean(rows[str(t)][far][1]) >= fixed_frames - 0.01]
+    lines += ["", f"Chosen by the rule above (the lowest target within one point of the fixed level's walking frames at "
+              f"{far} m, no walk missed that it caught): " + (f"**{min(passing):g} dB**." if passing else "none passes.")]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -25,9 +25,12 @@ dB from unit to unit, rooms differ in noise and interference. So a device measur
    the carrier whose level makes the least SPL.
 5. **Keep** the result per device (:class:`CalibrationStore`, JSON keyed by device id)
    and **re-check** it (:func:`recheck`): a probe at the chosen carrier compared with the
-   saved one; a response change beyond ``drift_tolerance`` (device moved, furniture
-   changed, temperature: the echoes' phases move) or a floor change beyond
-   ``floor_tolerance_db`` means calibrate again.
+   saved one. The room's fingerprint is the echo tail right after the probe's switch-off
+   (4–14 ms: the direct path has gone, the walls' and furniture's echoes have not): it
+   changes when the device moves, furniture moves or the air warms (every echo's phase
+   moves). A tail change beyond ``echo_tolerance``, a direct-path change beyond
+   ``coupling_tolerance_db`` or a floor change beyond ``floor_tolerance_db`` means
+   calibrate again.
 
 >>> prober = SimulatedProber(scene, config.simulation)
 >>> result = calibrate(prober, DeviceProfile.of(scene.device), config.calibration, device_id="sim:living_room")
@@ -61,6 +64,7 @@ WALK_BAND_M_S = (0.3, 2.0)
 """Radial speeds whose Doppler band the floor is measured in: a walking torso and limbs."""
 PROBE_RAMP_S = 0.002  # short switch-off ramp: the decay after it is the room's
 DECAY_DB = 20.0  # reverberation: time for the echo to fall this far after switch-off
+TAIL_S = (0.004, 0.014)  # the echo tail after switch-off that fingerprints the room
 MULTIPLICATIVE_DB = 1.0  # a tone-on floor this far over the tone-off one is multiplicative noise, not estimation scatter
 _SETTLE_S = 0.1  # probe samples skipped after the tone starts (the echoes build up)
 
@@ -151,21 +155,37 @@ class ProbeMeasurement:
     response: tuple[complex, ...]  # (K,) static baseband per unit of full-scale drive
     floor_off_psd: float  # tone off: mic noise, interference, hiss
     floor_on_psd: float  # tone on: the above plus multiplicative noise at the probe level
-    decay_ms: float  # echo falls DECAY_DB after switch-off (NaN: below the floor first)
+    decay_ms: float | None  # echo falls DECAY_DB after switch-off (None: the floor is nearer than that)
+    tail: tuple[tuple[complex, ...], ...]  # (K, n) echo tail after switch-off per unit of drive
 
     @property
     def coupling_db(self) -> float:
         """Static response, power mean over mics, in dB re full scale per full-scale drive."""
         return float(power_to_db(np.mean(np.abs(np.asarray(self.response)) ** 2)))
 
+    @property
+    def floor_db(self) -> float:
+        """Tone-off floor in the walk band, dB re full scale² per Hz."""
+        return float(power_to_db(self.floor_off_psd))
+
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
-        out["response"] = [[float(np.real(z)), float(np.imag(z))] for z in self.response]
+        out["response"] = _pairs(self.response)
+        out["tail"] = [_pairs(mic) for mic in self.tail]
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> ProbeMeasurement:
-        return cls(**{**data, "response": tuple(complex(re, im) for re, im in data["response"])})
+        return cls(**{**data, "response": _complex(data["response"]),
+                      "tail": tuple(_complex(mic) for mic in data["tail"])})
+
+
+def _pairs(values) -> list[list[float]]:
+    return [[float(np.real(z)), float(np.imag(z))] for z in values]
+
+
+def _complex(pairs: list[list[float]]) -> tuple[complex, ...]:
+    return tuple(complex(re, im) for re, im in pairs)
 
 
 def walk_band_hz(carrier_hz: float, temperature_c: float) -> tuple[float, float]:
@@ -194,11 +214,14 @@ def measure_probe(baseband: np.ndarray, rate_hz: float, carrier_hz: float, level
     steady = energy[on_end - settle : on_end].mean()
     below = np.flatnonzero(energy[on_end:] < steady * 10.0 ** (-DECAY_DB / 10.0))
     floor_energy = energy[on_end + settle :].mean()
-    decay_ms = float(below[0] / rate_hz * 1e3) if len(below) and floor_energy < steady * 10.0 ** (-DECAY_DB / 10.0) else float("nan")
+    measurable = len(below) and floor_energy < steady * 10.0 ** (-DECAY_DB / 10.0)
+    decay_ms = float(below[0] / rate_hz * 1e3) if measurable else None
+    tail = baseband[:, on_end + int(round(TAIL_S[0] * rate_hz)) : on_end + int(round(TAIL_S[1] * rate_hz))] / drive
     return ProbeMeasurement(
         carrier_hz=float(carrier_hz), level_dbfs=float(level_dbfs),
         response=tuple(complex(z) for z in on.mean(axis=-1) / drive),
         floor_off_psd=_band_psd(off, rate_hz, band), floor_on_psd=_band_psd(on, rate_hz, band), decay_ms=decay_ms,
+        tail=tuple(tuple(complex(z) for z in mic) for mic in tail),
     )
 
 
@@ -351,27 +374,38 @@ def calibrate(prober: Prober, profile: DeviceProfile, config: CalibrationConfig,
 class Drift:
     """A re-check's finding: how far the response and the floor moved, and the verdict."""
 
-    response_change: float  # |h_new − h_old| / |h_old| over the mics
+    echo_change: float  # |tail_new − tail_old| / |tail_old| over the mics
+    coupling_change_db: float
     floor_change_db: float
     drifted: bool
     reason: str
 
 
 def compare(saved: ProbeMeasurement, now: ProbeMeasurement, config: CalibrationConfig) -> Drift:
-    old, new = np.asarray(saved.response), np.asarray(now.response)
-    change = float(np.linalg.norm(new - old) / np.linalg.norm(old))
-    floor_db = float(power_to_db(now.floor_off_psd) - power_to_db(saved.floor_off_psd))
+    old, new = np.asarray(saved.tail), np.asarray(now.tail)
+    echo = float(np.linalg.norm(new - old) / np.linalg.norm(old))
+    coupling_db = now.coupling_db - saved.coupling_db
+    floor_db = now.floor_db - saved.floor_db
     reasons = []
-    if change > config.drift_tolerance:
-        reasons.append(f"the response changed by {100 * change:.0f} % (device moved, room or air changed)")
+    if echo > config.echo_tolerance:
+        reasons.append(f"the room's echoes changed by {100 * echo:.0f} % (device moved, furniture moved or the air changed)")
+    if abs(coupling_db) > config.coupling_tolerance_db:
+        reasons.append(f"the direct path moved {coupling_db:+.1f} dB")
     if abs(floor_db) > config.floor_tolerance_db:
         reasons.append(f"the noise floor moved {floor_db:+.1f} dB")
-    return Drift(change, floor_db, bool(reasons), "; ".join(reasons) or "unchanged")
+    return Drift(echo, coupling_db, floor_db, bool(reasons), "; ".join(reasons) or "unchanged")
 
 
 def recheck(calibration: Calibration, prober: Prober, config: CalibrationConfig) -> Drift:
     """One short probe at the calibrated carrier compared with the saved one."""
     return compare(calibration.reference, probe_carrier(prober, calibration.carrier_hz, config), config)
+
+
+def default_store_path() -> Path:
+    """``calibration.json`` beside the event journal (``~/.local/share/uspd/`` by default)."""
+    from uspd.live.journal import default_journal_path
+
+    return default_journal_path().parent / "calibration.json"
 
 
 class CalibrationStore:

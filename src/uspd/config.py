@@ -56,7 +56,7 @@ class CalibrationConfig(_Section):
 
     target_range_m: float = Field(4.0, gt=0, le=15, description="range at which the reference person must reach the target SNR")
     target_snr_db: float = Field(
-        20.0, description="predicted Doppler SNR of the reference walker the level must reach (tuned on tuning seeds)"
+        5.0, description="predicted Doppler SNR of the reference walker the level must reach (docs/calibration/tuning.md)"
     )
     min_carrier_hz: float = Field(20000.0, ge=17000, description="lowest carrier allowed (what the household may hear)")
     carrier_step_hz: float = Field(2000.0, gt=0, description="spacing of candidate carriers")
@@ -68,9 +68,10 @@ class CalibrationConfig(_Section):
     probe_off_s: float = Field(0.5, gt=0.1, le=10, description="tone-off part of each probe (noise floor, decay)")
     temperature_c: float = Field(20.0, ge=-20, le=50, description="air assumed for the air-absorption prediction")
     relative_humidity_pct: float = Field(50.0, ge=0, le=100, description="humidity assumed for the air-absorption prediction")
-    drift_tolerance: float = Field(
-        0.1, gt=0, description="re-check: relative change of the static response that triggers a re-calibration"
+    echo_tolerance: float = Field(
+        0.5, gt=0, description="re-check: relative change of the echo tail after switch-off that triggers a re-calibration"
     )
+    coupling_tolerance_db: float = Field(3.0, gt=0, description="re-check: direct-path change that triggers a re-calibration")
     floor_tolerance_db: float = Field(6.0, gt=0, description="re-check: noise-floor change that triggers a re-calibration")
     recheck_s: float = Field(3600.0, gt=0, description="how often a running device re-checks its calibration")
     store: Optional[Path] = Field(None, description="calibration file (default: calibration.json beside the event journal)")

@@ -186,8 +186,8 @@ class GatedFrames:
         self._feeding = False
 
     def steady(self, t_s: np.ndarray) -> np.ndarray:
-        lag_s = self.gate.ramp_s + self.settle_s
-        return (self.gate.gain(t_s) >= 1.0) & (self.gate.gain(t_s - lag_s) >= 1.0)
+        """Tone fully on now and ``settle_s`` ago."""
+        return (self.gate.gain(t_s) >= 1.0) & (self.gate.gain(t_s - self.settle_s) >= 1.0)
 
     def process(self, block: np.ndarray, start_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(n_mics, n) baseband starting at ``start_s`` → power (n_frames, n_velocity), frame end times."""

@@ -722,9 +722,9 @@ def _passband_sources(scene: Scene, prop: Propagation, t_s: np.ndarray) -> np.nd
 
 
 def render_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
-                    stop_s: float | None = None) -> Rendered:
+                    stop_s: float | None = None, tone_gate: ToneGate | None = None) -> Rendered:
     """The scene (or its window [start_s, stop_s)) as real audio (n_mics, n) at the device rate."""
-    blocks = list(iter_passband(scene, config, start_s=start_s, stop_s=stop_s))
+    blocks = list(iter_passband(scene, config, start_s=start_s, stop_s=stop_s, tone_gate=tone_gate))
     n = sum(b.signal.shape[1] for b in blocks)
     return Rendered(
         np.concatenate([b.signal for b in blocks], axis=1),

@@ -1,0 +1,55 @@
+"""Duty-cycling closed loop: the scheduler acting on the chain while the scene renders through its gate."""
+
+import numpy as np
+import pytest
+
+from uspd.config import Config
+from uspd.dutycycle import MODES, WindowResult, occupied_windows, run_chain, summarize_day
+from uspd.sim.scenarios import build_scene
+
+CONFIG = Config().model_copy(update={"duty_cycle": Config().duty_cycle.model_copy(update={"enabled": True, "off_s": 10.0})})
+
+
+def test_closed_loop_on_a_walk_in():
+    scene = build_scene("walk_in", 21, duration_s=60.0)
+    run = run_chain(scene, CONFIG, duty=True)
+    d = run.decisions
+    entered = next(e.time_s for e in d.events if e.event == "occupied")
+    modes = [mode for _, mode in run.transitions]
+    assert modes[:2] == ["off", "probe"]
+    first_off = run.transitions[0][0]
+    assert entered < first_off <= entered + 1.0 + 1e-9  # off at the end of the block that established presence
+    # while off the chain gets no data (scores 0) and the tone is truly off for off_s
+    off = (d.time_s > first_off + 0.1) & (d.time_s < first_off + 9.9)
+    assert off.any() and np.all(d.score[off] == 0.0)
+    assert run.gate.gain(np.array([first_off + 5.0]))[0] == 0.0
+    assert 20.0 < run.duty.duty_pct < 90.0
+    assert d.occupied[d.time_s > entered].all()  # duty-cycling lost no presence here
+
+
+def test_continuous_mode_keeps_the_tone_on():
+    scene = build_scene("walk_in", 21, duration_s=20.0)
+    run = run_chain(scene, CONFIG, duty=False)
+    assert run.duty.duty_pct == 100.0 and run.transitions == []
+
+
+def test_windows_pad_and_join_occupied_spans():
+    truth = np.zeros(3000, dtype=bool)
+    truth[500:600] = True
+    truth[700:800] = True  # 100 s later: joined with the first (padding reaches it)
+    truth[2800:2900] = True  # near the end: cut at the end
+    windows = occupied_windows(truth, 1.0, hold_s=180.0, end_s=3000.0)
+    assert windows == [(380.0, 1160.0), (2680.0, 3000.0)]
+
+
+def test_day_summary_numbers():
+    def window(mode, on_s, latency):
+        return WindowResult(mode, 0.0, 1000.0, on_s, on_s / 2, 600.0, 4, {"500": latency}, 0, 1.0)
+
+    results = [window("continuous", 1000.0, 60.0), window("duty-cycled", 400.0, 90.0)]
+    summary = summarize_day(10000.0, [(0.0, 1000.0)], results)
+    assert summary["modes"]["continuous"]["duty_day_pct"] == pytest.approx(100.0)
+    assert summary["modes"]["duty-cycled"]["duty_day_pct"] == pytest.approx(94.0)
+    assert summary["modes"]["duty-cycled"]["duty_occupied_pct"] == pytest.approx(100.0 * 200.0 / 600.0)
+    assert summary["latency_cost_s"]["mean"] == pytest.approx(30.0)
+    assert set(summary["modes"]) == set(MODES)
