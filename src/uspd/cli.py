@@ -421,6 +421,7 @@ def run(
     from uspd.live.run import LiveChain, run_live
     from uspd.live.soundcard import SoundCardError
     from uspd.live.view import render
+    from uspd.emission import DutyCycler, ToneGate
 
     if sum([wav is not None, soundcard]) > 1:
         raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
@@ -433,6 +434,9 @@ def run(
         routines = load_routines(cfg)
         if cfg.mqtt.host is None and any(a.type == "mqtt" for r in routines for a in r.actions):
             raise ConfigError("a routine publishes to MQTT but mqtt.host is not set")
+        if cfg.duty_cycle.enabled and (soundcard or wav is not None):
+            raise ConfigError("duty_cycle.enabled works with the simulated source only so far (the sound card does not gate its tone yet)")
+        cycler = None
         if soundcard:
             from uspd.live.soundcard import SoundCardSource
 
@@ -448,7 +452,9 @@ def run(
             from uspd.live.sources import SimulatedSource
             from uspd.sim.scenarios import build_scene
 
-            source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband)
+            gate = ToneGate(cfg.duty_cycle.ramp_s) if cfg.duty_cycle.enabled else None
+            source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband, tone_gate=gate)
+            cycler = DutyCycler(cfg.duty_cycle, gate, hold_s=cfg.presence.hold_s) if gate is not None else None
             hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
             start = datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
         journal_db = Journal(_journal_path(journal, cfg))
@@ -469,7 +475,7 @@ def run(
         link.start()
     timeline = Timeline(start)
     chain = LiveChain(cfg, source.velocity_m_s, journal=journal_db, timeline=timeline, source_name=source.name,
-                      mqtt=link, routines=routines)
+                      mqtt=link, routines=routines, cycler=cycler)
     title = f"uspd · {source.name}" + ("" if source.paced else (" · as fast as possible" if fast else f" · ×{speed:g}"))
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))

@@ -193,28 +193,34 @@ class GatedFrames:
         """(n_mics, n) baseband starting at ``start_s`` → power (n_frames, n_velocity), frame end times."""
         rate = self.spectrogram.rate_hz
         n = block.shape[-1]
-        t_s = start_s + np.arange(n) / rate
-        steady = self.steady(t_s)
+        steady = self.steady(start_s + np.arange(n) / rate)
         edges = np.flatnonzero(np.diff(steady.astype(np.int8))) + 1
         powers, times = [], []
         for a, b in zip(np.r_[0, edges], np.r_[edges, n]):
-            if steady[a]:
-                if not self._feeding:
-                    self.spectrogram.reset(start_s + a / rate)
-                    self._feeding = True
-                power, ends = self.spectrogram.process(block[:, a:b])
-            else:
+            if not steady[a]:
                 self._feeding = False
-                stop_s = start_s + b / rate
-                first = np.floor(max(self._last_s, start_s + a / rate - self._hop_s) / self._hop_s) + 1
-                ends = np.arange(first, np.floor(stop_s / self._hop_s + 1e-9) + 1) * self._hop_s
-                ends = ends[ends > self._last_s]
-                power = np.zeros((len(ends), len(self.spectrogram.velocity_m_s)), dtype=np.float32)
-            if len(ends):
-                self._last_s = float(ends[-1])
-            powers.append(power)
-            times.append(ends)
+                parts = [self._blank(start_s + a / rate, start_s + b / rate)]
+            elif self._feeding:
+                parts = [self.spectrogram.process(block[:, a:b])]
+            else:  # the tone is back: restart, with blank hops until the first frame fills
+                self.spectrogram.reset(start_s + a / rate)
+                self._feeding = True
+                parts = [self._blank(start_s + a / rate, start_s + (a + self.spectrogram.frame) / rate, inclusive=False),
+                         self.spectrogram.process(block[:, a:b])]
+            for power, ends in parts:
+                if len(ends):
+                    self._last_s = float(ends[-1])
+                powers.append(power)
+                times.append(ends)
         return np.concatenate(powers), np.concatenate(times)
+
+    def _blank(self, from_s: float, until_s: float, inclusive: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """No-data frames on the hop grid after the last frame handed out (or ``from_s``), up to ``until_s``."""
+        last = np.floor(until_s / self._hop_s + (1e-9 if inclusive else -1e-9))
+        first = np.floor((self._last_s if np.isfinite(self._last_s) else from_s) / self._hop_s + 1e-9) + 1
+        ends = np.arange(first, last + 1) * self._hop_s
+        ends = ends[ends > self._last_s]
+        return np.zeros((len(ends), len(self.spectrogram.velocity_m_s)), dtype=np.float32), ends
 
 
 def capped_level_dbfs(requested_dbfs: float, spl_at_0dbfs_db: float, max_spl_db: float,

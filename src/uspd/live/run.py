@@ -23,6 +23,7 @@ import numpy as np
 from uspd.config import Config, Routine
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.detect.presence import Event
+from uspd.emission import DutyCycler, duty_stats
 from uspd.live.journal import Journal
 from uspd.live.mqtt import HomeAssistantStates, MqttLink
 from uspd.live.routines import ActionRunner, Firing, RoutineEngine, Timeline
@@ -46,6 +47,8 @@ class LiveStatus:
     events: int = 0
     firings: int = 0
     mqtt: str = "off"
+    emission: str = "continuous"  # the duty-cycle mode: continuous | off | probe
+    duty_pct: float = 100.0  # share of the stream so far with the tone on
     scores: deque = field(init=False)
     recent: deque = field(init=False)  # (Event, wall time) or (Firing, wall time)
 
@@ -59,7 +62,7 @@ class LiveChain:
 
     def __init__(self, config: Config, velocity_m_s: np.ndarray, *, journal: Journal, timeline: Timeline,
                  source_name: str, mqtt: MqttLink | None = None, routines: list[Routine] = (),
-                 history_frames: int = 3000) -> None:
+                 history_frames: int = 3000, cycler: DutyCycler | None = None) -> None:
         self.config = config
         self.journal = journal
         self.timeline = timeline
@@ -70,15 +73,22 @@ class LiveChain:
         self.runner = ActionRunner(journal, mqtt, timeout_s=config.live.action_timeout_s) if routines else None
         self.engine = RoutineEngine(list(routines), timeline, self.runner)
         self.status = LiveStatus(history_frames, config.live.view_events)
+        self.cycler = cycler
         self._hop_s = config.frontend.hop_s
         self._last_time_s: float | None = None
         if self.states is not None:
             self.states.start()
 
-    def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
-        """One block of Doppler frames → its decisions, after journaling and delivering them."""
+    def process(self, power: np.ndarray, time_s: np.ndarray, now_s: float | None = None) -> Decisions:
+        """One block of Doppler frames → its decisions, after journaling and delivering them;
+        then the duty-cycle scheduler (if any) switches the tone from ``now_s`` (the end of
+        the audio so far; default: the last frame's end)."""
         decisions = self.detection.process(power, time_s)
         self.handle(decisions)
+        if self.cycler is not None and len(time_s):
+            now_s = float(time_s[-1]) if now_s is None else now_s
+            self.status.emission = self.cycler.update(decisions, now_s)
+            self.status.duty_pct = duty_stats(self.cycler.gate, 0.0, now_s).duty_pct
         return decisions
 
     def handle(self, decisions: Decisions) -> list[Firing]:
@@ -147,7 +157,7 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
             keep = times <= duration_s
             power, times = power[keep], times[keep]
         if len(times):
-            events += chain.process(power, times).events
+            events += chain.process(power, times, now_s=getattr(source, "rendered_s", None)).events
         if on_block is not None:
             on_block(chain.status)
         if should_stop():
