@@ -401,11 +401,9 @@ def recheck(calibration: Calibration, prober: Prober, config: CalibrationConfig)
     return compare(calibration.reference, probe_carrier(prober, calibration.carrier_hz, config), config)
 
 
-def default_store_path() -> Path:
-    """``calibration.json`` beside the event journal (``~/.local/share/uspd/`` by default)."""
-    from uspd.live.journal import default_journal_path
-
-    return default_journal_path().parent / "calibration.json"
+def simulated_device_id(scenario: str, seed: int) -> str:
+    """The id a simulated unit's calibration is kept under (its scenario and seed draw the unit)."""
+    return f"sim:{scenario}:{seed}"
 
 
 class CalibrationStore:

@@ -6,6 +6,7 @@ bad config, unreadable audio) into one sentence on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -258,9 +259,9 @@ def calibrate(
         scene = build_scene(scenario, seed)
         if not 0 <= at < scene.duration_s:
             raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
-        device_id = f"sim:{scenario}:{seed}"
+        device_id = cal.simulated_device_id(scenario, seed)
         prober = cal.SimulatedProber(scene, cfg.simulation, at_s=at)
-        calibrations = cal.CalibrationStore(store or cfg.calibration.store or cal.default_store_path())
+        calibrations = cal.CalibrationStore(_calibration_path(store, None, cfg))
         saved = calibrations.load(device_id) if recheck else None
         if recheck and saved is None:
             raise ValueError(f"no saved calibration for {device_id} in {calibrations.path}; run uspd calibrate first")
@@ -388,6 +389,11 @@ def _journal_path(option: Optional[Path], cfg) -> Path:
     return option or cfg.live.journal_path or default_journal_path()
 
 
+def _calibration_path(option: Optional[Path], journal: Optional[Path], cfg) -> Path:
+    """--store, else calibration.store, else calibration.json beside the event journal."""
+    return option or cfg.calibration.store or _journal_path(journal, cfg).parent / "calibration.json"
+
+
 JournalOption = Annotated[Optional[Path], typer.Option("--journal", help="event journal (default: live.journal_path, "
                                                        "else ~/.local/share/uspd/events.sqlite3)")]
 
@@ -420,8 +426,9 @@ def run(
     from uspd.live.routines import Firing, Timeline, load_routines
     from uspd.live.run import LiveChain, run_live
     from uspd.live.soundcard import SoundCardError
-    from uspd.live.view import render
+    from uspd.calibrate import CalibrationStore, simulated_device_id
     from uspd.emission import DutyCycler, ToneGate
+    from uspd.live.view import render
 
     if sum([wav is not None, soundcard]) > 1:
         raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
@@ -452,8 +459,15 @@ def run(
             from uspd.live.sources import SimulatedSource
             from uspd.sim.scenarios import build_scene
 
+            scene = build_scene(scenario, seed, duration_s=duration)
+            store = CalibrationStore(_calibration_path(None, journal, cfg))
+            calibration = store.load(simulated_device_id(scenario, seed))
+            if calibration is not None:  # the unit was calibrated: run at its carrier and level
+                scene = dataclasses.replace(scene, carrier_hz=calibration.carrier_hz, level_dbfs=calibration.level_dbfs)
+                errors.print(f"calibrated: {calibration.carrier_hz / 1000:g} kHz at {calibration.level_dbfs:.1f} dBFS "
+                             f"({store.path})", highlight=False)
             gate = ToneGate(cfg.duty_cycle.ramp_s) if cfg.duty_cycle.enabled else None
-            source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband, tone_gate=gate)
+            source = SimulatedSource(scene, cfg, passband=passband, tone_gate=gate)
             cycler = DutyCycler(cfg.duty_cycle, gate, hold_s=cfg.presence.hold_s) if gate is not None else None
             hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
             start = datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)

@@ -73,7 +73,6 @@ class CalibrationConfig(_Section):
     )
     coupling_tolerance_db: float = Field(3.0, gt=0, description="re-check: direct-path change that triggers a re-calibration")
     floor_tolerance_db: float = Field(6.0, gt=0, description="re-check: noise-floor change that triggers a re-calibration")
-    recheck_s: float = Field(3600.0, gt=0, description="how often a running device re-checks its calibration")
     store: Optional[Path] = Field(None, description="calibration file (default: calibration.json beside the event journal)")
 
     @model_validator(mode="after")
