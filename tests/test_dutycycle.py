@@ -85,3 +85,14 @@ def test_run_refuses_duty_cycling_a_recording(tmp_path):
     config.write_text("[duty_cycle]\nenabled = true\n")
     result = CliRunner().invoke(app, ["run", "--wav", str(tmp_path / "x.wav"), "--config", str(config), "--no-view"])
     assert result.exit_code == 2 and "simulated source only" in result.output
+
+
+def test_day_cache_belongs_to_one_scene_and_config(tmp_path):
+    from uspd.dutycycle import run_day
+
+    scene = build_scene("empty_quiet", 1, duration_s=5.0)  # nobody: no windows to run
+    summary = run_day(scene, CONFIG, tmp_path)
+    assert summary["windows"] == 0 and summary["modes"]["duty-cycled"]["duty_day_pct"] == pytest.approx(100.0)
+    other = CONFIG.model_copy(update={"duty_cycle": CONFIG.duty_cycle.model_copy(update={"off_s": 20.0})})
+    with pytest.raises(ValueError, match="another scene or config"):
+        run_day(scene, other, tmp_path)

@@ -38,7 +38,7 @@ from uspd.physics import P_REF_PA, amplitude_to_db
 from uspd.sim.labels import label_scene
 from uspd.sim.movers import Person, Stay, Walk
 from uspd.sim.render import iter_doppler, scene_spectrogram
-from uspd.sim.scenarios import _stable_hash, draw_setting
+from uspd.sim.scenarios import draw_setting
 from uspd.sim.scene import Scene
 from uspd.sim.sources import AirflowHiss, HvacTurbulence
 
@@ -48,6 +48,7 @@ WALK_SCENE_S = 10.0
 _STAND_S = 2.0  # before the walk: the detector's warm-up
 _WALL_MARGIN_M = 0.5
 _ALWAYS = ((0.0, 1e6),)
+_STREAM = 1768710499  # the study's random stream beside the seed (the catalog's scenarios use others)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Unit:
 def draw_unit(seed: int) -> Unit:
     """A held-out room + unit (the scenario catalog's draw), lengthened if a walk at the
     farthest range would not fit, with HVAC in half the rooms."""
-    rng = np.random.default_rng([seed, _stable_hash("calibration_study")])
+    rng = np.random.default_rng([seed, _STREAM])
     setting = draw_setting(rng)
     room, device = setting.room, setting.device
     reach_m = max(RANGES_M) + WALK_HALF_M

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +133,6 @@ def day_truth(scene: Scene) -> np.ndarray:
 
 def run_window(scene: Scene, config: Config, truth: np.ndarray, window: tuple[float, float], mode: str,
                on_block: Callable[[float], None] | None = None) -> WindowResult:
-    import time
-
     started = time.monotonic()
     a, b = window
     run = run_chain(scene, config, start_s=a, stop_s=b, duty=mode == "duty-cycled", on_block=on_block)
@@ -185,6 +184,12 @@ def run_day(scene: Scene, config: Config, out_dir: Path, *, on_seconds: Callable
     windows = occupied_windows(truth, TRUTH_FRAME_S, config.presence.hold_s, scene.duration_s)
     cache = out_dir / "windows"
     cache.mkdir(parents=True, exist_ok=True)
+    key = json.loads(json.dumps({"scene": scene.name, "seed": scene.seed, "duration_s": scene.duration_s,
+                                 "config": config.model_dump(mode="json")}))
+    key_path = cache / "key.json"
+    if key_path.exists() and json.loads(key_path.read_text()) != key:
+        raise ValueError(f"{cache} holds windows of another scene or config; use another --out or delete it")
+    key_path.write_text(json.dumps(key))
     results = []
     for mode in MODES:
         for window in windows:
