@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 from uspd.cli import app
 from uspd.config import Config
 from uspd.dutycycle import MODES, WindowResult, occupied_windows, run_chain, summarize_day
-from uspd.emission import DutyCycler, ToneGate
 from uspd.live.journal import Journal
 from uspd.live.routines import Timeline
 from uspd.live.run import LiveChain, run_live
@@ -67,23 +66,28 @@ def test_day_summary_numbers():
 def test_live_chain_duty_cycles_like_the_offline_loop(tmp_path):
     """`uspd run` with [duty_cycle] enabled: the same switches and decisions as run_chain."""
     scene = build_scene("walk_in", 21, duration_s=40.0)
-    gate = ToneGate(CONFIG.duty_cycle.ramp_s)
-    source = SimulatedSource(scene, CONFIG, tone_gate=gate)
+    source = SimulatedSource(scene, CONFIG)
     with Journal(tmp_path / "events.sqlite3") as journal:
         chain = LiveChain(CONFIG, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
-                          source_name=source.name, cycler=DutyCycler(CONFIG.duty_cycle, gate, hold_s=180.0))
+                          source_name=source.name)
         run_live(source, chain, speed=None)
     offline = run_chain(scene, CONFIG, duty=True)
-    assert gate.times_s == offline.gate.times_s and len(gate.times_s) >= 2
+    assert source.tone_gate.times_s == offline.gate.times_s and len(offline.gate.times_s) >= 2
     assert chain.status.emission == offline.transitions[-1][1]
     assert chain.status.duty_pct == pytest.approx(offline.duty.duty_pct, abs=0.5)
     assert chain.status.dropped_frames == 0
 
 
 def test_run_refuses_duty_cycling_a_recording(tmp_path):
+    import soundfile
+
+    wav = tmp_path / "tone.wav"
+    t = np.arange(96000) / 96000.0
+    soundfile.write(wav, 0.3 * np.sin(2 * np.pi * 32000.0 * t), 96000)
     config = tmp_path / "uspd.toml"
     config.write_text("[duty_cycle]\nenabled = true\n")
-    result = CliRunner().invoke(app, ["run", "--wav", str(tmp_path / "x.wav"), "--config", str(config), "--no-view"])
+    result = CliRunner().invoke(app, ["run", "--wav", str(wav), "--config", str(config), "--no-view", "--fast",
+                                      "--journal", str(tmp_path / "events.sqlite3")])
     assert result.exit_code == 2 and "simulated source only" in result.output
 
 

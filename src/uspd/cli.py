@@ -6,7 +6,6 @@ bad config, unreadable audio) into one sentence on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -228,95 +227,6 @@ def evaluate(
 
 
 @app.command()
-def calibrate(
-    scenario: Annotated[str, typer.Option(help="simulated unit and room to calibrate (see uspd simulate --list)")] = "living_room_day",
-    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
-    at: Annotated[float, typer.Option("--at", help="scene time (s) the probes start at: the room as it is then")] = 0.0,
-    recheck: Annotated[bool, typer.Option("--recheck", help="compare a probe with the saved calibration; recalibrate on drift")] = False,
-    study: Annotated[bool, typer.Option("--study", help="the calibration study on held-out units instead (see docs/calibration.md)")] = False,
-    units: Annotated[int, typer.Option(help="--study: simulated units × rooms")] = 50,
-    out: Annotated[Path, typer.Option("--out", help="--study: folder for report.md, study.json, study.png")] = Path("uspd-calibration"),
-    store: Annotated[Optional[Path], typer.Option(help="calibration file (default: calibration.store, else beside the journal)")] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Probe the carriers, pick the carrier and the lowest level that reach the target range, save it per device."""
-    from uspd import calibrate as cal
-
-    try:
-        cfg = load_config(config)
-        if study:
-            from uspd.calibration_study import run_study, write_study
-
-            command = _command(f"uspd calibrate --study --units {units} --out {out}", {"--config": config})
-            with _progress() as progress:
-                task = progress.add_task(f"calibrating and walking {units} units", total=units)
-                results = run_study(units, cfg, on_unit=lambda _: progress.advance(task))
-            for path in write_study(results, cfg, out, command):
-                console.print(f"wrote {path}")
-            return
-        from uspd.sim.scenarios import build_scene
-
-        scene = build_scene(scenario, seed)
-        if not 0 <= at < scene.duration_s:
-            raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
-        device_id = cal.simulated_device_id(scenario, seed)
-        prober = cal.SimulatedProber(scene, cfg.simulation, at_s=at)
-        calibrations = cal.CalibrationStore(_calibration_path(store, None, cfg))
-        saved = calibrations.load(device_id) if recheck else None
-        if recheck and saved is None:
-            raise ValueError(f"no saved calibration for {device_id} in {calibrations.path}; run uspd calibrate first")
-        if saved is not None:
-            drift = cal.recheck(saved, prober, cfg.calibration)
-            console.print(f"re-check of {device_id}: echoes {100 * drift.echo_change:.0f} % changed, direct path "
-                          f"{drift.coupling_change_db:+.1f} dB, floor {drift.floor_change_db:+.1f} dB: {drift.reason}")
-            if not drift.drifted:
-                return
-        profile = cal.DeviceProfile.of(scene.device)
-        with _progress() as progress:
-            task = progress.add_task(f"probing {len(profile.candidate_carriers(cfg.calibration))} carriers",
-                                     total=len(profile.candidate_carriers(cfg.calibration)))
-            result = cal.calibrate(prober, profile, cfg.calibration, device_id, on_carrier=lambda _: progress.advance(task))
-        calibrations.save(result)
-    except (ConfigError, ValueError) as err:
-        raise _fail(str(err)) from None
-    table = Table("carrier (kHz)", "response (dB)", "floor (dB/Hz)", "decay (ms)", "level needed (dBFS)", "SPL cap level (dBFS)")
-    for c in result.candidates:
-        need = "unreachable" if c.needed_level_dbfs is None else f"{c.needed_level_dbfs:.1f}"
-        table.add_row(f"{c.probe.carrier_hz / 1000:g}", f"{c.probe.coupling_db:.1f}", f"{c.probe.floor_db:.1f}",
-                      "–" if c.probe.decay_ms is None else f"{c.probe.decay_ms:.1f}", need, f"{c.cap_level_dbfs:.1f}")
-    console.print(table)
-    verdict = "reaches" if result.target_met else "cannot reach (best within the caps)"
-    console.print(f"{device_id}: carrier {result.carrier_hz / 1000:g} kHz at {result.level_dbfs:.1f} dBFS "
-                  f"(≈ {result.spl_db:.0f} dB SPL at 1 m) {verdict} {result.predicted_snr_db:.1f} dB SNR at "
-                  f"{result.target_range_m:g} m; saved to {calibrations.path}")
-
-
-@app.command()
-def dutycycle(
-    scenario: Annotated[str, typer.Option(help="day scene (see uspd simulate --list)")] = "living_room_day",
-    seed: Annotated[int, typer.Option(help="random seed of the scene (held-out: ≥ 1,000,000)")] = 1_000_000,
-    out: Annotated[Path, typer.Option("--out", help="folder for report.md, day.json, latency.png and the window cache")] = Path("uspd-dutycycle"),
-    config: ConfigOption = None,
-) -> None:
-    """Continuous vs duty-cycled emission on a simulated day: duty, vacancy latency, false vacancies."""
-    from uspd.dutycycle import day_seconds, run_day, write_day_report
-    from uspd.sim.scenarios import build_scene
-
-    try:
-        cfg = load_config(config)
-        scene = build_scene(scenario, seed)
-        total_s = day_seconds(scene, cfg)
-        with _progress() as progress:
-            task = progress.add_task(f"{total_s / 3600:.1f} h of {scenario} through both chains", total=total_s)
-            summary = run_day(scene, cfg, out, on_seconds=lambda s: progress.advance(task, s))
-    except (ConfigError, ValueError) as err:
-        raise _fail(str(err)) from None
-    command = _command(f"uspd dutycycle --scenario {scenario} --seed {seed} --out {out}", {"--config": config})
-    for path in write_day_report(summary, cfg, out, command):
-        console.print(f"wrote {path}")
-
-
-@app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="random seed of the demo scene")] = 1,
     duration: Annotated[float, typer.Option(help="seconds of simulated time")] = 16.0,
@@ -389,11 +299,6 @@ def _journal_path(option: Optional[Path], cfg) -> Path:
     return option or cfg.live.journal_path or default_journal_path()
 
 
-def _calibration_path(option: Optional[Path], journal: Optional[Path], cfg) -> Path:
-    """--store, else calibration.store, else calibration.json beside the event journal."""
-    return option or cfg.calibration.store or _journal_path(journal, cfg).parent / "calibration.json"
-
-
 JournalOption = Annotated[Optional[Path], typer.Option("--journal", help="event journal (default: live.journal_path, "
                                                        "else ~/.local/share/uspd/events.sqlite3)")]
 
@@ -426,8 +331,6 @@ def run(
     from uspd.live.routines import Firing, Timeline, load_routines
     from uspd.live.run import LiveChain, run_live
     from uspd.live.soundcard import SoundCardError
-    from uspd.calibrate import CalibrationStore, simulated_device_id
-    from uspd.emission import DutyCycler, ToneGate
     from uspd.live.view import render
 
     if sum([wav is not None, soundcard]) > 1:
@@ -441,9 +344,6 @@ def run(
         routines = load_routines(cfg)
         if cfg.mqtt.host is None and any(a.type == "mqtt" for r in routines for a in r.actions):
             raise ConfigError("a routine publishes to MQTT but mqtt.host is not set")
-        if cfg.duty_cycle.enabled and (soundcard or wav is not None):
-            raise ConfigError("duty_cycle.enabled works with the simulated source only so far (the sound card does not gate its tone yet)")
-        cycler = None
         if soundcard:
             from uspd.live.soundcard import SoundCardSource
 
@@ -459,16 +359,7 @@ def run(
             from uspd.live.sources import SimulatedSource
             from uspd.sim.scenarios import build_scene
 
-            scene = build_scene(scenario, seed, duration_s=duration)
-            store = CalibrationStore(_calibration_path(None, journal, cfg))
-            calibration = store.load(simulated_device_id(scenario, seed))
-            if calibration is not None:  # the unit was calibrated: run at its carrier and level
-                scene = dataclasses.replace(scene, carrier_hz=calibration.carrier_hz, level_dbfs=calibration.level_dbfs)
-                errors.print(f"calibrated: {calibration.carrier_hz / 1000:g} kHz at {calibration.level_dbfs:.1f} dBFS "
-                             f"({store.path})", highlight=False)
-            gate = ToneGate(cfg.duty_cycle.ramp_s) if cfg.duty_cycle.enabled else None
-            source = SimulatedSource(scene, cfg, passband=passband, tone_gate=gate)
-            cycler = DutyCycler(cfg.duty_cycle, gate, hold_s=cfg.presence.hold_s) if gate is not None else None
+            source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband)
             hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
             start = datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
         journal_db = Journal(_journal_path(journal, cfg))
@@ -489,7 +380,7 @@ def run(
         link.start()
     timeline = Timeline(start)
     chain = LiveChain(cfg, source.velocity_m_s, journal=journal_db, timeline=timeline, source_name=source.name,
-                      mqtt=link, routines=routines, cycler=cycler)
+                      mqtt=link, routines=routines)
     title = f"uspd · {source.name}" + ("" if source.paced else (" · as fast as possible" if fast else f" · ×{speed:g}"))
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -603,6 +494,95 @@ def devices() -> None:
     for d in found:
         table.add_row(str(d["index"]), d["name"], str(d["inputs"]), str(d["outputs"]), f"{d['default_rate_hz'] / 1000:g} kHz")
     console.print(table)
+
+
+@app.command()
+def calibrate(
+    scenario: Annotated[str, typer.Option(help="simulated unit and room to calibrate (see uspd simulate --list)")] = "living_room_day",
+    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
+    at: Annotated[float, typer.Option("--at", help="scene time (s) the probes start at: the room as it is then")] = 0.0,
+    recheck: Annotated[bool, typer.Option("--recheck", help="compare a probe with the saved calibration; recalibrate on drift")] = False,
+    study: Annotated[bool, typer.Option("--study", help="the calibration study on held-out units instead (see docs/calibration.md)")] = False,
+    units: Annotated[int, typer.Option(help="--study: simulated units × rooms")] = 50,
+    out: Annotated[Path, typer.Option("--out", help="--study: folder for report.md, study.json, study.png")] = Path("uspd-calibration"),
+    store: Annotated[Optional[Path], typer.Option(help="calibration file (default: calibration.store, else beside the journal)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Probe the carriers, pick the carrier and the lowest level that reach the target range, save it per device."""
+    from uspd import calibrate as cal
+
+    try:
+        cfg = load_config(config)
+        if study:
+            from uspd.calibration_study import run_study, write_study
+
+            command = _command(f"uspd calibrate --study --units {units} --out {out}", {"--config": config})
+            with _progress() as progress:
+                task = progress.add_task(f"calibrating and walking {units} units", total=units)
+                results = run_study(units, cfg, on_unit=lambda _: progress.advance(task))
+            for path in write_study(results, cfg, out, command):
+                console.print(f"wrote {path}")
+            return
+        from uspd.sim.scenarios import build_scene
+
+        scene = build_scene(scenario, seed)
+        if not 0 <= at < scene.duration_s:
+            raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
+        device_id = cal.simulated_device_id(scenario, seed)
+        prober = cal.SimulatedProber(scene, cfg.simulation, at_s=at)
+        calibrations = cal.CalibrationStore(store or cfg.calibration.store or _journal_path(None, cfg).parent / "calibration.json")
+        saved = calibrations.load(device_id) if recheck else None
+        if recheck and saved is None:
+            raise ValueError(f"no saved calibration for {device_id} in {calibrations.path}; run uspd calibrate first")
+        if saved is not None:
+            drift = cal.recheck(saved, prober, cfg.calibration)
+            console.print(f"re-check of {device_id}: echoes {100 * drift.echo_change:.0f} % changed, direct path "
+                          f"{drift.coupling_change_db:+.1f} dB, floor {drift.floor_change_db:+.1f} dB: {drift.reason}")
+            if not drift.drifted:
+                return
+        profile = cal.DeviceProfile.of(scene.device)
+        with _progress() as progress:
+            task = progress.add_task(f"probing {len(profile.candidate_carriers(cfg.calibration))} carriers",
+                                     total=len(profile.candidate_carriers(cfg.calibration)))
+            result = cal.calibrate(prober, profile, cfg.calibration, device_id, on_carrier=lambda _: progress.advance(task))
+        calibrations.save(result)
+    except (ConfigError, ValueError) as err:
+        raise _fail(str(err)) from None
+    table = Table("carrier (kHz)", "response (dB)", "floor (dB/Hz)", "decay (ms)", "level needed (dBFS)", "SPL cap level (dBFS)")
+    for c in result.candidates:
+        need = "unreachable" if c.needed_level_dbfs is None else f"{c.needed_level_dbfs:.1f}"
+        table.add_row(f"{c.probe.carrier_hz / 1000:g}", f"{c.probe.coupling_db:.1f}", f"{c.probe.floor_db:.1f}",
+                      "–" if c.probe.decay_ms is None else f"{c.probe.decay_ms:.1f}", need, f"{c.cap_level_dbfs:.1f}")
+    console.print(table)
+    verdict = "reaches" if result.target_met else "cannot reach (best within the caps)"
+    console.print(f"{device_id}: carrier {result.carrier_hz / 1000:g} kHz at {result.level_dbfs:.1f} dBFS "
+                  f"(≈ {result.spl_db:.0f} dB SPL at 1 m) {verdict} {result.predicted_snr_db:.1f} dB SNR at "
+                  f"{result.target_range_m:g} m; saved to {calibrations.path}")
+
+
+@app.command()
+def dutycycle(
+    scenario: Annotated[str, typer.Option(help="day scene (see uspd simulate --list)")] = "living_room_day",
+    seed: Annotated[int, typer.Option(help="random seed of the scene (held-out: ≥ 1,000,000)")] = 1_000_000,
+    out: Annotated[Path, typer.Option("--out", help="folder for report.md, day.json, latency.png and the window cache")] = Path("uspd-dutycycle"),
+    config: ConfigOption = None,
+) -> None:
+    """Continuous vs duty-cycled emission on a simulated day: duty, vacancy latency, false vacancies."""
+    from uspd.dutycycle import day_seconds, run_day, write_day_report
+    from uspd.sim.scenarios import build_scene
+
+    try:
+        cfg = load_config(config)
+        scene = build_scene(scenario, seed)
+        total_s = day_seconds(scene, cfg)
+        with _progress() as progress:
+            task = progress.add_task(f"{total_s / 3600:.1f} h of {scenario} through both chains", total=total_s)
+            summary = run_day(scene, cfg, out, on_seconds=lambda s: progress.advance(task, s))
+    except (ConfigError, ValueError) as err:
+        raise _fail(str(err)) from None
+    command = _command(f"uspd dutycycle --scenario {scenario} --seed {seed} --out {out}", {"--config": config})
+    for path in write_day_report(summary, cfg, out, command):
+        console.print(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

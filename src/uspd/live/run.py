@@ -23,7 +23,7 @@ import numpy as np
 from uspd.config import Config, Routine
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.detect.presence import Event
-from uspd.emission import DutyCycler, duty_stats
+from uspd.emission import duty_stats
 from uspd.live.journal import Journal
 from uspd.live.mqtt import HomeAssistantStates, MqttLink
 from uspd.live.routines import ActionRunner, Firing, RoutineEngine, Timeline
@@ -47,7 +47,7 @@ class LiveStatus:
     events: int = 0
     firings: int = 0
     mqtt: str = "off"
-    emission: str = "continuous"  # the duty-cycle mode: continuous | off | probe
+    emission: str = "continuous"  # the tone's duty-cycle mode: continuous | off | probe
     duty_pct: float = 100.0  # share of the stream so far with the tone on
     scores: deque = field(init=False)
     recent: deque = field(init=False)  # (Event, wall time) or (Firing, wall time)
@@ -62,7 +62,7 @@ class LiveChain:
 
     def __init__(self, config: Config, velocity_m_s: np.ndarray, *, journal: Journal, timeline: Timeline,
                  source_name: str, mqtt: MqttLink | None = None, routines: list[Routine] = (),
-                 history_frames: int = 3000, cycler: DutyCycler | None = None) -> None:
+                 history_frames: int = 3000) -> None:
         self.config = config
         self.journal = journal
         self.timeline = timeline
@@ -73,22 +73,15 @@ class LiveChain:
         self.runner = ActionRunner(journal, mqtt, timeout_s=config.live.action_timeout_s) if routines else None
         self.engine = RoutineEngine(list(routines), timeline, self.runner)
         self.status = LiveStatus(history_frames, config.live.view_events)
-        self.cycler = cycler
         self._hop_s = config.frontend.hop_s
         self._last_time_s: float | None = None
         if self.states is not None:
             self.states.start()
 
-    def process(self, power: np.ndarray, time_s: np.ndarray, now_s: float | None = None) -> Decisions:
-        """One block of Doppler frames → its decisions, after journaling and delivering them;
-        then the duty-cycle scheduler (if any) switches the tone from ``now_s`` (the end of
-        the audio so far; default: the last frame's end)."""
+    def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
+        """One block of Doppler frames → its decisions, after journaling and delivering them."""
         decisions = self.detection.process(power, time_s)
         self.handle(decisions)
-        if self.cycler is not None and len(time_s):
-            now_s = float(time_s[-1]) if now_s is None else now_s
-            self.status.emission = self.cycler.update(decisions, now_s)
-            self.status.duty_pct = duty_stats(self.cycler.gate, 0.0, now_s).duty_pct
         return decisions
 
     def handle(self, decisions: Decisions) -> list[Firing]:
@@ -145,9 +138,16 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
              should_stop: Callable[[], bool] = lambda: False) -> RunSummary:
     """Drive ``source`` through ``chain`` until it ends, ``duration_s`` of stream time has
     passed or ``should_stop()``; ``speed``: stream seconds per wall second (None: as fast as
-    possible; ignored for a paced source). ``on_block(status)`` after every block."""
+    possible; ignored for a paced source). ``on_block(status)`` after every block.
+
+    A source with a duty-cycle scheduler (``source.cycler``, see :mod:`uspd.emission`) has it
+    see each block's decisions; its switches start where the source's audio ends."""
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
+    cycler = getattr(source, "cycler", None)
+    if chain.config.duty_cycle.enabled and cycler is None:
+        raise ValueError("duty_cycle.enabled works with the simulated source only so far (a sound card or a "
+                         "recording cannot gate its tone yet)")
     started = time.monotonic()
     events: list[Event] = []
     for power, times in source.blocks():
@@ -157,7 +157,11 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
             keep = times <= duration_s
             power, times = power[keep], times[keep]
         if len(times):
-            events += chain.process(power, times, now_s=getattr(source, "rendered_s", None)).events
+            decisions = chain.process(power, times)
+            events += decisions.events
+            if cycler is not None:
+                chain.status.emission = cycler.update(decisions, source.rendered_s)
+                chain.status.duty_pct = duty_stats(cycler.gate, 0.0, source.rendered_s).duty_pct
         if on_block is not None:
             on_block(chain.status)
         if should_stop():

@@ -9,8 +9,9 @@ takes, so the live chain does not care where the frames came from.
   demodulation, which a real device needs but which adds nothing to a simulation and
   costs most of the time (a simulated day runs in minutes instead of hours).
   ``passband=True`` renders real multichannel audio and runs the full front end instead.
-  With a ``tone_gate`` (duty-cycling, baseband only) it renders through the gate and
-  hands out no-data frames while the tone is off (:class:`~uspd.emission.GatedFrames`).
+  With ``[duty_cycle] enabled`` (baseband only) it renders through a tone gate that its
+  ``cycler`` switches (:func:`~uspd.live.run.run_live` shows it every block's decisions)
+  and hands out no-data frames while the tone is off (:class:`~uspd.emission.GatedFrames`).
 - :class:`WavSource` streams a recording through the front end (a replay of a real room).
 - :class:`~uspd.live.soundcard.SoundCardSource` plays the tone and records the mics.
 
@@ -27,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from uspd.config import Config
-from uspd.emission import GatedFrames, ToneGate
+from uspd.emission import DutyCycler, GatedFrames, ToneGate
 from uspd.frontend.demod import BATCH_BLOCK_S
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
 from uspd.sim.render import iter_baseband, iter_doppler, iter_passband, scene_spectrogram
@@ -50,14 +51,16 @@ class SimulatedSource:
 
     paced = False
 
-    def __init__(self, scene: Scene, config: Config, *, passband: bool = False, tone_gate: ToneGate | None = None) -> None:
-        if passband and tone_gate is not None:
+    def __init__(self, scene: Scene, config: Config, *, passband: bool = False) -> None:
+        duty = config.duty_cycle
+        if passband and duty.enabled:
             raise ValueError("duty-cycling runs on the baseband simulation; leave out --passband")
         self.scene = scene
         self.config = config
         self.passband = passband
-        self.tone_gate = tone_gate
-        self.rendered_s = 0.0  # end of the audio rendered so far: a scheduler's switches start there
+        self.tone_gate = ToneGate(duty.ramp_s) if duty.enabled else None
+        self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s) if duty.enabled else None
+        self.rendered_s = 0.0  # end of the audio rendered so far: the scheduler's switches start there
         self.name = f"simulated:{scene.name}:{scene.seed}"
         self.duration_s = scene.duration_s
         if passband:
