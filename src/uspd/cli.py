@@ -629,6 +629,95 @@ def devices() -> None:
     console.print(table)
 
 
+@app.command()
+def calibrate(
+    scenario: Annotated[str, typer.Option(help="simulated unit and room to calibrate (see uspd simulate --list)")] = "living_room_day",
+    seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
+    at: Annotated[float, typer.Option("--at", help="scene time (s) the probes start at: the room as it is then")] = 0.0,
+    recheck: Annotated[bool, typer.Option("--recheck", help="compare a probe with the saved calibration; recalibrate on drift")] = False,
+    study: Annotated[bool, typer.Option("--study", help="the calibration study on held-out units instead (see docs/calibration.md)")] = False,
+    units: Annotated[int, typer.Option(help="--study: simulated units × rooms")] = 50,
+    out: Annotated[Path, typer.Option("--out", help="--study: folder for report.md, study.json, study.png")] = Path("uspd-calibration"),
+    store: Annotated[Optional[Path], typer.Option(help="calibration file (default: calibration.store, else beside the journal)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Probe the carriers, pick the carrier and the lowest level that reach the target range, save it per device."""
+    from uspd import calibrate as cal
+
+    try:
+        cfg = load_config(config)
+        if study:
+            from uspd.calibration_study import run_study, write_study
+
+            command = _command(f"uspd calibrate --study --units {units} --out {out}", {"--config": config})
+            with _progress() as progress:
+                task = progress.add_task(f"calibrating and walking {units} units", total=units)
+                results = run_study(units, cfg, on_unit=lambda _: progress.advance(task))
+            for path in write_study(results, cfg, out, command):
+                console.print(f"wrote {path}")
+            return
+        from uspd.sim.scenarios import build_scene
+
+        scene = build_scene(scenario, seed)
+        if not 0 <= at < scene.duration_s:
+            raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
+        device_id = cal.simulated_device_id(scenario, seed)
+        prober = cal.SimulatedProber(scene, cfg.simulation, at_s=at)
+        calibrations = cal.CalibrationStore(store or cfg.calibration.store or _journal_path(None, cfg).parent / "calibration.json")
+        saved = calibrations.load(device_id) if recheck else None
+        if recheck and saved is None:
+            raise ValueError(f"no saved calibration for {device_id} in {calibrations.path}; run uspd calibrate first")
+        if saved is not None:
+            drift = cal.recheck(saved, prober, cfg.calibration)
+            console.print(f"re-check of {device_id}: echoes {100 * drift.echo_change:.0f} % changed, direct path "
+                          f"{drift.coupling_change_db:+.1f} dB, floor {drift.floor_change_db:+.1f} dB: {drift.reason}")
+            if not drift.drifted:
+                return
+        profile = cal.DeviceProfile.of(scene.device)
+        with _progress() as progress:
+            task = progress.add_task(f"probing {len(profile.candidate_carriers(cfg.calibration))} carriers",
+                                     total=len(profile.candidate_carriers(cfg.calibration)))
+            result = cal.calibrate(prober, profile, cfg.calibration, device_id, on_carrier=lambda _: progress.advance(task))
+        calibrations.save(result)
+    except (ConfigError, ValueError) as err:
+        raise _fail(str(err)) from None
+    table = Table("carrier (kHz)", "response (dB)", "floor (dB/Hz)", "decay (ms)", "level needed (dBFS)", "SPL cap level (dBFS)")
+    for c in result.candidates:
+        need = "unreachable" if c.needed_level_dbfs is None else f"{c.needed_level_dbfs:.1f}"
+        table.add_row(f"{c.probe.carrier_hz / 1000:g}", f"{c.probe.coupling_db:.1f}", f"{c.probe.floor_db:.1f}",
+                      "–" if c.probe.decay_ms is None else f"{c.probe.decay_ms:.1f}", need, f"{c.cap_level_dbfs:.1f}")
+    console.print(table)
+    verdict = "reaches" if result.target_met else "cannot reach (best within the caps)"
+    console.print(f"{device_id}: carrier {result.carrier_hz / 1000:g} kHz at {result.level_dbfs:.1f} dBFS "
+                  f"(≈ {result.spl_db:.0f} dB SPL at 1 m) {verdict} {result.predicted_snr_db:.1f} dB SNR at "
+                  f"{result.target_range_m:g} m; saved to {calibrations.path}")
+
+
+@app.command()
+def dutycycle(
+    scenario: Annotated[str, typer.Option(help="day scene (see uspd simulate --list)")] = "living_room_day",
+    seed: Annotated[int, typer.Option(help="random seed of the scene (held-out: ≥ 1,000,000)")] = 1_000_000,
+    out: Annotated[Path, typer.Option("--out", help="folder for report.md, day.json, latency.png and the window cache")] = Path("uspd-dutycycle"),
+    config: ConfigOption = None,
+) -> None:
+    """Continuous vs duty-cycled emission on a simulated day: duty, vacancy latency, false vacancies."""
+    from uspd.dutycycle import day_seconds, run_day, write_day_report
+    from uspd.sim.scenarios import build_scene
+
+    try:
+        cfg = load_config(config)
+        scene = build_scene(scenario, seed)
+        total_s = day_seconds(scene, cfg)
+        with _progress() as progress:
+            task = progress.add_task(f"{total_s / 3600:.1f} h of {scenario} through both chains", total=total_s)
+            summary = run_day(scene, cfg, out, on_seconds=lambda s: progress.advance(task, s))
+    except (ConfigError, ValueError) as err:
+        raise _fail(str(err)) from None
+    command = _command(f"uspd dutycycle --scenario {scenario} --seed {seed} --out {out}", {"--config": config})
+    for path in write_day_report(summary, cfg, out, command):
+        console.print(f"wrote {path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

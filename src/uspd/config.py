@@ -37,6 +37,51 @@ class EmissionConfig(_Section):
     level_dbfs: float = Field(-6.0, le=0.0, description="tone drive level relative to full scale")
 
 
+class DutyCycleConfig(_Section):
+    """Emission duty-cycling once presence is established (docs/calibration.md#duty-cycling).
+
+    Occupied and moving: the tone goes off for ``off_s``, then a ``probe_s`` probe; motion
+    in the probe: off again; none: continuous sensing until motion is seen again.
+    """
+
+    enabled: bool = Field(False, description="duty-cycle the tone while the room is occupied (off: always on)")
+    off_s: float = Field(30.0, gt=0, description="tone-off period once presence is established or a probe saw motion")
+    probe_s: float = Field(4.0, gt=0, description="tone-on probe after each off period; no motion in it: continuous")
+    ramp_s: float = Field(0.02, gt=0, le=1.0, description="raised-cosine ramp of every switch (no clicks)")
+    settle_s: float = Field(0.1, ge=0, le=1.0, description="after a switch-on, frames wait this long for the echoes to settle")
+
+
+class CalibrationConfig(_Section):
+    """``uspd calibrate``: carrier and lowest level for a target range (docs/calibration.md)."""
+
+    target_range_m: float = Field(4.0, gt=0, le=15, description="range at which the reference person must reach the target SNR")
+    target_snr_db: float = Field(
+        5.0, description="predicted Doppler SNR of the reference walker the level must reach (docs/calibration/tuning.md)"
+    )
+    min_carrier_hz: float = Field(20000.0, ge=17000, description="lowest carrier allowed (what the household may hear)")
+    carrier_step_hz: float = Field(2000.0, gt=0, description="spacing of candidate carriers")
+    max_spl_db: float = Field(100.0, gt=0, le=110, description="hard cap on the tone's SPL at 1 m on axis")
+    max_level_dbfs: float = Field(0.0, le=0, description="highest drive level")
+    min_level_dbfs: float = Field(-60.0, lt=0, description="lowest drive level considered")
+    probe_level_dbfs: float = Field(-30.0, le=0, description="drive level of the probes (low: probing is quiet)")
+    probe_on_s: float = Field(1.0, gt=0.2, le=10, description="tone-on part of each probe")
+    probe_off_s: float = Field(0.5, gt=0.1, le=10, description="tone-off part of each probe (noise floor, decay)")
+    temperature_c: float = Field(20.0, ge=-20, le=50, description="air assumed for the air-absorption prediction")
+    relative_humidity_pct: float = Field(50.0, ge=0, le=100, description="humidity assumed for the air-absorption prediction")
+    echo_tolerance: float = Field(
+        0.5, gt=0, description="re-check: relative change of the echo tail after switch-off that triggers a re-calibration"
+    )
+    coupling_tolerance_db: float = Field(3.0, gt=0, description="re-check: direct-path change that triggers a re-calibration")
+    floor_tolerance_db: float = Field(6.0, gt=0, description="re-check: noise-floor change that triggers a re-calibration")
+    store: Optional[Path] = Field(None, description="calibration file (default: calibration.json beside the event journal)")
+
+    @model_validator(mode="after")
+    def _levels(self) -> "CalibrationConfig":
+        if not self.min_level_dbfs < self.max_level_dbfs:
+            raise ValueError("min_level_dbfs must be below max_level_dbfs")
+        return self
+
+
 class FrontendConfig(_Section):
     """Doppler spectrogram settings shared by files and live streams."""
 
@@ -273,6 +318,8 @@ class DashboardConfig(_Section):
 class Config(_Section):
     simulation: SimulationConfig = SimulationConfig()
     emission: EmissionConfig = EmissionConfig()
+    duty_cycle: DutyCycleConfig = DutyCycleConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
     frontend: FrontendConfig = FrontendConfig()
     detect: DetectConfig = DetectConfig()
     baseline: BaselineConfig = BaselineConfig()

@@ -30,6 +30,7 @@ import numpy as np
 from uspd.config import Config, PresenceConfig, Routine
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.detect.presence import Event
+from uspd.emission import duty_stats
 from uspd.live.journal import Journal
 from uspd.live.mqtt import HomeAssistantStates, MqttLink
 from uspd.live.routines import ActionRunner, Firing, RoutineEngine, Timeline
@@ -54,6 +55,8 @@ class LiveStatus:
     events: int = 0
     firings: int = 0
     mqtt: str = "off"
+    emission: str = "continuous"  # the tone's duty-cycle mode: continuous | off | probe
+    duty_pct: float = 100.0  # share of the stream so far with the tone on
     scores: deque = field(init=False)
     recent: deque = field(init=False)  # (Event, wall time) or (Firing, wall time)
 
@@ -183,9 +186,16 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
              should_stop: Callable[[], bool] = lambda: False) -> RunSummary:
     """Drive ``source`` through ``chain`` until it ends, ``duration_s`` of stream time has
     passed or ``should_stop()``; ``speed``: stream seconds per wall second (None: as fast as
-    possible; ignored for a paced source). ``on_block(status)`` after every block."""
+    possible; ignored for a paced source). ``on_block(status)`` after every block.
+
+    A source with a duty-cycle scheduler (``source.cycler``, see :mod:`uspd.emission`) has it
+    see each block's decisions; its switches start where the source's audio ends."""
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
+    cycler = getattr(source, "cycler", None)
+    if chain.config.duty_cycle.enabled and cycler is None:
+        raise ValueError("duty_cycle.enabled works with the simulated source only so far (a sound card or a "
+                         "recording cannot gate its tone yet)")
     started = time.monotonic()
     events: list[Event] = []
     for power, times in source.blocks():
@@ -195,7 +205,11 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
             keep = times <= duration_s
             power, times = power[keep], times[keep]
         if len(times):
-            events += chain.process(power, times).events
+            decisions = chain.process(power, times)
+            events += decisions.events
+            if cycler is not None:
+                chain.status.emission = cycler.update(decisions, source.rendered_s)
+                chain.status.duty_pct = duty_stats(cycler.gate, 0.0, source.rendered_s).duty_pct
         if on_block is not None:
             on_block(chain.status)
         if should_stop():

@@ -9,6 +9,9 @@ takes, so the live chain does not care where the frames came from.
   demodulation, which a real device needs but which adds nothing to a simulation and
   costs most of the time (a simulated day runs in minutes instead of hours).
   ``passband=True`` renders real multichannel audio and runs the full front end instead.
+  With ``[duty_cycle] enabled`` (baseband only) it renders through a tone gate that its
+  ``cycler`` switches (:func:`~uspd.live.run.run_live` shows it every block's decisions)
+  and hands out no-data frames while the tone is off (:class:`~uspd.emission.GatedFrames`).
 - :class:`WavSource` streams a recording through the front end (a replay of a real room).
 - :class:`~uspd.live.soundcard.SoundCardSource` plays the tone and records the mics.
 
@@ -25,9 +28,10 @@ from typing import Protocol
 import numpy as np
 
 from uspd.config import Config
+from uspd.emission import DutyCycler, GatedFrames, ToneGate
 from uspd.frontend.demod import BATCH_BLOCK_S
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
-from uspd.sim.render import iter_doppler, iter_passband, scene_spectrogram
+from uspd.sim.render import iter_baseband, iter_doppler, iter_passband, scene_spectrogram
 from uspd.sim.scene import Scene
 
 FrameBlock = tuple[np.ndarray, np.ndarray]
@@ -50,9 +54,15 @@ class SimulatedSource:
     paced = False
 
     def __init__(self, scene: Scene, config: Config, *, passband: bool = False) -> None:
+        duty = config.duty_cycle
+        if passband and duty.enabled:
+            raise ValueError("duty-cycling runs on the baseband simulation; leave out --passband")
         self.scene = scene
         self.config = config
         self.passband = passband
+        self.tone_gate = ToneGate(duty.ramp_s) if duty.enabled else None
+        self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s) if duty.enabled else None
+        self.rendered_s = 0.0  # end of the audio rendered so far: the scheduler's switches start there
         self.name = f"simulated:{scene.name}:{scene.seed}"
         self.duration_s = scene.duration_s
         self.carrier_hz, self.level_dbfs = scene.carrier_hz, scene.level_dbfs
@@ -66,6 +76,12 @@ class SimulatedSource:
             self.velocity_m_s = self._spectrogram.velocity_m_s
 
     def blocks(self) -> Iterator[FrameBlock]:
+        if self.tone_gate is not None:
+            frames = GatedFrames(self._spectrogram, self.tone_gate, self.config.duty_cycle.settle_s)
+            for block in iter_baseband(self.scene, self.config.simulation, tone_gate=self.tone_gate):
+                self.rendered_s = block.start_s + block.signal.shape[-1] / block.sample_rate_hz
+                yield frames.process(block.signal, block.start_s)
+            return
         if not self.passband:
             yield from iter_doppler(self.scene, self.config, self._spectrogram)
             return

@@ -56,7 +56,8 @@ def render(status: LiveStatus, *, title: str, wall_time: datetime, width: int = 
         events.add_row("", Text("no events yet", style="dim"), "", "")
     foot = Text(
         f"stream {status.time_s:,.0f} s · {status.frames:,} frames · {status.dropped_frames} dropped · "
-        f"{status.events} events · {status.firings} routines fired · MQTT: {status.mqtt}",
+        f"{status.events} events · {status.firings} routines fired · MQTT: {status.mqtt} · "
+        f"tone {status.emission} ({status.duty_pct:.0f} % on)",
         style="dim",
     )
     return Panel(Group(head, spark, events, foot), title=title, border_style="green" if status.occupied else "blue")

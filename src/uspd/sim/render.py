@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal
@@ -47,6 +48,9 @@ from uspd.frontend.spectrogram import DopplerSpectrogram
 from uspd.physics import P_REF_PA, db_to_amplitude
 from uspd.sim.scene import Scene
 from uspd.sim.sources import white_noise, windowed_sinc
+
+if TYPE_CHECKING:
+    from uspd.emission import ToneGate
 
 _LN10_OVER_20 = np.log(10.0) / 20.0
 # Grid samples either side of a block for the resampling filter's edges: resample_poly's
@@ -409,26 +413,44 @@ def _chunks(duration_s: float, chunk_s: float, rate_hz: float, start: int = 0,
 class _FieldRenderer:
     """Everything that is neither noise nor passband-only: the carrier-domain field."""
 
-    def __init__(self, scene: Scene, config: SimulationConfig, rate_hz: float, baseband: bool) -> None:
+    def __init__(self, scene: Scene, config: SimulationConfig, rate_hz: float, baseband: bool,
+                 tone_gate: ToneGate | None = None) -> None:
         # baseband: add sources' in-band envelopes here; the passband renderer adds
         # sources at their true frequencies instead.
         self.scene, self.rate_hz, self.baseband = scene, rate_hz, baseband
+        self.tone_gate = tone_gate
         self.propagation = Propagation(scene, config)
         self.static = _StaticFilter(self.propagation, rate_hz)
         self.bandwidth_hz = rate_hz if baseband else rate_hz * 0.8
 
     def envelope(self, t_s: np.ndarray) -> np.ndarray:
+        """Emitted near-carrier envelope relative to a clean, steady tone: the music's
+        intermodulation, times the tone gate's on/off ramps."""
         music = self.scene.music
         if music is None:
-            return np.ones(t_s.shape, dtype=np.complex128)
-        tone_fs = float(db_to_amplitude(self.scene.level_dbfs))
-        return music.carrier_envelope(t_s, self.scene.carrier_hz, tone_fs, self.bandwidth_hz)
+            out = np.ones(t_s.shape, dtype=np.complex128)
+        else:
+            tone_fs = float(db_to_amplitude(self.scene.level_dbfs))
+            out = music.carrier_envelope(t_s, self.scene.carrier_hz, tone_fs, self.bandwidth_hz)
+        return out if self.tone_gate is None else out * self.tone_gate.gain(t_s)
 
     def field(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Carrier-domain field (K, n) and emitted envelope (n,) for samples [start, stop)."""
+        """Carrier-domain field (K, n) and emitted envelope (n,) for samples [start, stop).
+
+        With a tone gate, a block the gate holds off (echoes included) has no tone field at
+        all; a block with a switch within reach goes through the envelope path (each echo
+        switches when its own delayed tone does), like music.
+        """
         t_s = np.arange(start, stop) / self.rate_hz
         prop = self.propagation
-        if self.scene.music is None:
+        gate = None if self.tone_gate is None else self.tone_gate.constant(
+            (start - self.static.margin) / self.rate_hz, (stop + self.static.lookahead) / self.rate_hz)
+        if gate == 0.0:
+            field = np.zeros((len(prop.mics_m), len(t_s)), dtype=np.complex128)
+            if self.baseband:
+                field += self._sources(t_s)
+            return field, np.zeros(len(t_s), dtype=np.complex128)
+        if self.scene.music is None and (self.tone_gate is None or gate == 1.0):
             envelope = np.ones(len(t_s), dtype=np.complex128)
             static = np.repeat(self.static.dc[:, None], len(t_s), axis=1)
             mover_envelope = None
@@ -581,7 +603,7 @@ _NOISE_STREAM_BASEBAND, _NOISE_STREAM_PASSBAND = 201, 202  # apart from the sour
 
 
 def iter_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
-                  stop_s: float | None = None) -> Iterator[Rendered]:
+                  stop_s: float | None = None, tone_gate: ToneGate | None = None) -> Iterator[Rendered]:
     """Render block by block (``config.chunk_s``): bounded memory for day-long scenes.
 
     ``start_s``/``stop_s`` render only that window (default: the whole scene), in blocks
@@ -589,11 +611,15 @@ def iter_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.
     Its samples equal those of the whole render (noise is drawn per fixed block of absolute
 samples by :func:`~uspd.sim.sources.white_noise`),
     so a stretch of a day-long scene can be rendered on its own.
+
+    ``tone_gate`` switches the tone on and off (see :class:`~uspd.emission.ToneGate`); it
+    is read block by block as the blocks are rendered, so a scheduler may add switches
+    after each block for the blocks still to come.
     """
     rate = config.baseband_rate_hz
     _check_rate(scene, rate)
     first, last = _window(scene, rate, start_s, stop_s)
-    renderer = _FieldRenderer(scene, config, rate, baseband=True)
+    renderer = _FieldRenderer(scene, config, rate, baseband=True, tone_gate=tone_gate)
     noise_rms = np.sqrt(2 * scene.device.hardware.noise_psd_fs2_per_hz() * rate)  # both I/Q components
     n_mics = len(renderer.propagation.mics_m)
     for a, b, start, stop in _chunks(scene.duration_s, config.chunk_s, rate, first, last):
@@ -605,10 +631,10 @@ samples by :func:`~uspd.sim.sources.white_noise`),
 
 
 def render_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
-                    stop_s: float | None = None) -> Rendered:
+                    stop_s: float | None = None, tone_gate: ToneGate | None = None) -> Rendered:
     """The scene (or its window [start_s, stop_s)) as complex baseband (n_mics, n) at
     ``config.baseband_rate_hz``."""
-    blocks = list(iter_baseband(scene, config, start_s=start_s, stop_s=stop_s))
+    blocks = list(iter_baseband(scene, config, start_s=start_s, stop_s=stop_s, tone_gate=tone_gate))
     return Rendered(
         np.concatenate([b.signal for b in blocks], axis=1),
         config.baseband_rate_hz,
@@ -636,9 +662,9 @@ def iter_doppler(scene: Scene, config: Config, spectrogram: DopplerSpectrogram, 
 
 
 def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
-                  stop_s: float | None = None) -> Iterator[Rendered]:
+                  stop_s: float | None = None, tone_gate: ToneGate | None = None) -> Iterator[Rendered]:
     """Real multichannel audio at the device rate, block by block; ``start_s``/``stop_s``
-    as in :func:`iter_baseband`."""
+    and ``tone_gate`` as in :func:`iter_baseband`."""
     hardware = scene.device.hardware
     rate = hardware.sample_rate_hz
     decimation = config.passband_envelope_decimation
@@ -646,7 +672,7 @@ def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.
         raise ValueError(f"passband_envelope_decimation {decimation} must divide the sample rate {rate} Hz")
     first, last = _window(scene, rate, start_s, stop_s)
     env_rate = rate // decimation
-    renderer = _FieldRenderer(scene, config, env_rate, baseband=False)
+    renderer = _FieldRenderer(scene, config, env_rate, baseband=False, tone_gate=tone_gate)
     prop = renderer.propagation
     # The field fills ±0.4 × env_rate; its images start at 0.6 × env_rate and must vanish:
     # left in, the strong direct path's image folds back near the carrier (f0 ≈ 36 kHz at
@@ -670,6 +696,8 @@ def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.
         t_s = np.arange(start, stop) / rate
         audio = np.real(fine * np.exp(2j * np.pi * scene.carrier_hz * t_s))
         reference = tone_fs * np.cos(2 * np.pi * scene.carrier_hz * t_s)
+        if tone_gate is not None:
+            reference = reference * tone_gate.gain(t_s)
         if scene.music is not None:
             reference = reference + scene.music.drive_fs(t_s)
             for k, d in enumerate(direct_m):
@@ -694,9 +722,9 @@ def _passband_sources(scene: Scene, prop: Propagation, t_s: np.ndarray) -> np.nd
 
 
 def render_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
-                    stop_s: float | None = None) -> Rendered:
+                    stop_s: float | None = None, tone_gate: ToneGate | None = None) -> Rendered:
     """The scene (or its window [start_s, stop_s)) as real audio (n_mics, n) at the device rate."""
-    blocks = list(iter_passband(scene, config, start_s=start_s, stop_s=stop_s))
+    blocks = list(iter_passband(scene, config, start_s=start_s, stop_s=stop_s, tone_gate=tone_gate))
     n = sum(b.signal.shape[1] for b in blocks)
     return Rendered(
         np.concatenate([b.signal for b in blocks], axis=1),

@@ -1,0 +1,102 @@
+"""Duty-cycling closed loop: the scheduler acting on the chain while the scene renders through its gate."""
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from uspd.cli import app
+from uspd.config import Config
+from uspd.dutycycle import MODES, WindowResult, occupied_windows, run_chain, summarize_day
+from uspd.live.journal import Journal
+from uspd.live.routines import Timeline
+from uspd.live.run import LiveChain, run_live
+from uspd.live.sources import SimulatedSource
+from uspd.sim.scenarios import build_scene
+
+CONFIG = Config().model_copy(update={"duty_cycle": Config().duty_cycle.model_copy(update={"enabled": True, "off_s": 10.0})})
+
+
+def test_closed_loop_on_a_walk_in():
+    scene = build_scene("walk_in", 21, duration_s=60.0)
+    run = run_chain(scene, CONFIG, duty=True)
+    d = run.decisions
+    entered = next(e.time_s for e in d.events if e.event == "occupied")
+    modes = [mode for _, mode in run.transitions]
+    assert modes[:2] == ["off", "probe"]
+    first_off = run.transitions[0][0]
+    assert entered < first_off <= entered + 1.0 + 1e-9  # off at the end of the block that established presence
+    # while off the chain gets no data (scores 0) and the tone is truly off for off_s
+    off = (d.time_s > first_off + 0.1) & (d.time_s < first_off + 9.9)
+    assert off.any() and np.all(d.score[off] == 0.0)
+    assert run.gate.gain(np.array([first_off + 5.0]))[0] == 0.0
+    assert 20.0 < run.duty.duty_pct < 90.0
+    assert d.occupied[d.time_s > entered].all()  # duty-cycling lost no presence here
+
+
+def test_continuous_mode_keeps_the_tone_on():
+    scene = build_scene("walk_in", 21, duration_s=20.0)
+    run = run_chain(scene, CONFIG, duty=False)
+    assert run.duty.duty_pct == 100.0 and run.transitions == []
+
+
+def test_windows_pad_and_join_occupied_spans():
+    truth = np.zeros(3000, dtype=bool)
+    truth[500:600] = True
+    truth[700:800] = True  # 100 s later: joined with the first (padding reaches it)
+    truth[2800:2900] = True  # near the end: cut at the end
+    windows = occupied_windows(truth, 1.0, hold_s=180.0, end_s=3000.0)
+    assert windows == [(380.0, 1160.0), (2680.0, 3000.0)]
+
+
+def test_day_summary_numbers():
+    def window(mode, on_s, latency):
+        return WindowResult(mode, 0.0, 1000.0, on_s, on_s / 2, 600.0, 4, {"500": latency}, 0, 1.0)
+
+    results = [window("continuous", 1000.0, 60.0), window("duty-cycled", 400.0, 90.0)]
+    summary = summarize_day(10000.0, [(0.0, 1000.0)], results)
+    assert summary["modes"]["continuous"]["duty_day_pct"] == pytest.approx(100.0)
+    assert summary["modes"]["duty-cycled"]["duty_day_pct"] == pytest.approx(94.0)
+    assert summary["modes"]["duty-cycled"]["duty_occupied_pct"] == pytest.approx(100.0 * 200.0 / 600.0)
+    assert summary["latency_cost_s"]["mean"] == pytest.approx(30.0)
+    assert set(summary["modes"]) == set(MODES)
+
+
+def test_live_chain_duty_cycles_like_the_offline_loop(tmp_path):
+    """`uspd run` with [duty_cycle] enabled: the same switches and decisions as run_chain."""
+    scene = build_scene("walk_in", 21, duration_s=40.0)
+    source = SimulatedSource(scene, CONFIG)
+    with Journal(tmp_path / "events.sqlite3") as journal:
+        chain = LiveChain(CONFIG, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
+                          source_name=source.name)
+        run_live(source, chain, speed=None)
+    offline = run_chain(scene, CONFIG, duty=True)
+    assert source.tone_gate.times_s == offline.gate.times_s and len(offline.gate.times_s) >= 2
+    assert chain.status.emission == offline.transitions[-1][1]
+    assert chain.status.duty_pct == pytest.approx(offline.duty.duty_pct, abs=0.5)
+    assert chain.status.dropped_frames == 0
+
+
+def test_run_refuses_duty_cycling_a_recording(tmp_path):
+    import soundfile
+
+    wav = tmp_path / "tone.wav"
+    t = np.arange(96000) / 96000.0
+    soundfile.write(wav, 0.3 * np.sin(2 * np.pi * 32000.0 * t), 96000)
+    config = tmp_path / "uspd.toml"
+    config.write_text("[duty_cycle]\nenabled = true\n")
+    result = CliRunner().invoke(app, ["run", "--wav", str(wav), "--config", str(config), "--no-view", "--fast",
+                                      "--journal", str(tmp_path / "events.sqlite3")])
+    assert result.exit_code == 2 and "simulated source only" in result.output
+
+
+def test_day_cache_belongs_to_one_scene_and_config(tmp_path):
+    from uspd.dutycycle import run_day
+
+    scene = build_scene("empty_quiet", 1, duration_s=5.0)  # nobody: no windows to run
+    summary = run_day(scene, CONFIG, tmp_path)
+    assert summary["windows"] == 0 and summary["modes"]["duty-cycled"]["duty_day_pct"] == pytest.approx(100.0)
+    other = CONFIG.model_copy(update={"duty_cycle": CONFIG.duty_cycle.model_copy(update={"off_s": 20.0})})
+    with pytest.raises(ValueError, match="another scene or config"):
+        run_day(scene, other, tmp_path)
