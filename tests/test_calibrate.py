@@ -152,3 +152,22 @@ def test_calibrate_cli(tmp_path):
 def test_config_rejects_inverted_levels():
     with pytest.raises(ValueError, match="min_level_dbfs"):
         CalibrationConfig(min_level_dbfs=-3.0, max_level_dbfs=-6.0)
+
+
+def test_a_calibrated_simulated_unit_runs_live_at_its_carrier_and_level(tmp_path):
+    from uspd.cli import _live_source
+    from uspd.dashboard.feed import emission_state
+    from uspd.live.run import LiveStatus
+
+    journal = tmp_path / "events.sqlite3"
+    result = CliRunner().invoke(app, ["calibrate", "--scenario", "empty_quiet", "--seed", "3",
+                                      "--store", str(tmp_path / "calibration.json")])  # beside the journal: the default
+    assert result.exit_code == 0, result.output
+    saved = CalibrationStore(tmp_path / "calibration.json").load("sim:empty_quiet:3")
+    source, _ = _live_source(Config(), "empty_quiet", 3, 2.0, False, None, False, None, journal)
+    assert source.calibration == saved
+    assert (source.carrier_hz, source.level_dbfs) == (saved.carrier_hz, saved.level_dbfs)
+    shown = emission_state(source, LiveStatus(history_frames=10, recent_events=2))
+    assert shown["calibration"]["level_dbfs"] == saved.level_dbfs and shown["carrier_hz"] == saved.carrier_hz
+    other, _ = _live_source(Config(), "empty_quiet", 4, 2.0, False, None, False, None, journal)
+    assert other.calibration is None and emission_state(other, LiveStatus(10, 2))["calibration"] is None

@@ -339,6 +339,11 @@ def _journal_path(option: Optional[Path], cfg) -> Path:
     return option or cfg.live.journal_path or default_journal_path()
 
 
+def _calibration_path(option: Optional[Path], journal: Optional[Path], cfg) -> Path:
+    """--store, else calibration.store, else calibration.json beside the event journal."""
+    return option or cfg.calibration.store or _journal_path(journal, cfg).parent / "calibration.json"
+
+
 JournalOption = Annotated[Optional[Path], typer.Option("--journal", help="event journal (default: live.journal_path, "
                                                        "else ~/.local/share/uspd/events.sqlite3)")]
 ScenarioOption = Annotated[str, typer.Option(help="simulated scene to run (see uspd simulate --list)")]
@@ -380,7 +385,7 @@ def run(
     try:
         cfg = load_config(config)
         routines = load_routines(cfg)
-        source, start = _live_source(cfg, scenario, seed, duration, passband, wav, soundcard, device)
+        source, start = _live_source(cfg, scenario, seed, duration, passband, wav, soundcard, device, journal)
         journal_db = Journal(_journal_path(journal, cfg))
     except (ConfigError, ValueError, OSError, SoundCardError) as err:
         raise _fail(str(err)) from None
@@ -433,8 +438,9 @@ def _check_live_options(wav: Optional[Path], soundcard: bool, speed: float, dura
 
 
 def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passband: bool, wav: Optional[Path],
-                 soundcard: bool, device: Optional[str]):
-    """The source of `uspd run` and `uspd serve`, and the wall time its stream starts at."""
+                 soundcard: bool, device: Optional[str], journal: Optional[Path]):
+    """The source of `uspd run` and `uspd serve`, and the wall time its stream starts at; a
+    simulated unit plays at its saved calibration, when `uspd calibrate` made one."""
     from datetime import datetime
 
     if soundcard:
@@ -447,10 +453,14 @@ def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passb
         from uspd.live.sources import WavSource
 
         return WavSource(wav, cfg), datetime.now().astimezone()
+    from uspd.calibrate import CalibrationStore, simulated_device_id
     from uspd.live.sources import SimulatedSource
     from uspd.sim.scenarios import build_scene
 
-    source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband)
+    store = CalibrationStore(_calibration_path(None, journal, cfg))
+    calibration = store.load(simulated_device_id(scenario, seed))  # saved by `uspd calibrate` for this unit
+    source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband,
+                             calibration=calibration)
     hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
     return source, datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
 
@@ -532,7 +542,7 @@ def serve(
         check_binding(host, token)
         sock = listen(host, port)
         routines = load_routines(cfg)
-        source, start = _live_source(cfg, scenario, seed, duration, False, wav, soundcard, device)
+        source, start = _live_source(cfg, scenario, seed, duration, False, wav, soundcard, device, journal)
         journal_db = Journal(_journal_path(journal, cfg))
     except (ConfigError, ValueError, OSError, SoundCardError) as err:
         raise _fail(str(err)) from None
@@ -663,7 +673,7 @@ def calibrate(
             raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
         device_id = cal.simulated_device_id(scenario, seed)
         prober = cal.SimulatedProber(scene, cfg.simulation, at_s=at)
-        calibrations = cal.CalibrationStore(store or cfg.calibration.store or _journal_path(None, cfg).parent / "calibration.json")
+        calibrations = cal.CalibrationStore(_calibration_path(store, None, cfg))
         saved = calibrations.load(device_id) if recheck else None
         if recheck and saved is None:
             raise ValueError(f"no saved calibration for {device_id} in {calibrations.path}; run uspd calibrate first")

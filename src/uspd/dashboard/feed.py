@@ -31,7 +31,6 @@ from dataclasses import asdict
 
 import numpy as np
 
-from uspd.config import Config
 from uspd.detect.pipeline import Decisions
 from uspd.detect.presence import Event
 from uspd.live.routines import Firing
@@ -50,17 +49,21 @@ def sse(kind: str, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def emission_state(source: Source, config: Config) -> dict:
-    """What the speaker does. Today the tone plays continuously at the configured level;
-    the emission scheduler and calibration (issue 4) fill ``mode``, ``duty_pct`` and
-    ``calibration`` when they exist."""
+def emission_state(source: Source, status: LiveStatus) -> dict:
+    """What the speaker does: the duty-cycle scheduler's mode and duty so far (continuous
+    without one), the tone, and the unit's calibration when the source plays at one."""
+    calibration = source.calibration
     return {
-        "state": "on",
-        "mode": "continuous",
-        "duty_pct": 100.0,
+        "state": "off" if status.emission == "off" else "on",
+        "mode": status.emission,
+        "duty_pct": round(float(status.duty_pct), 2),
         "carrier_hz": float(source.carrier_hz),
         "level_dbfs": None if source.level_dbfs is None else float(source.level_dbfs),
-        "calibration": None,
+        "calibration": None if calibration is None else {
+            "carrier_hz": calibration.carrier_hz, "level_dbfs": calibration.level_dbfs, "spl_db": calibration.spl_db,
+            "predicted_snr_db": calibration.predicted_snr_db, "target_met": calibration.target_met,
+            "target_range_m": calibration.target_range_m,
+        },
         "origin": source.name.split(":")[0],
     }
 
@@ -126,7 +129,7 @@ class Feed:
             "events": status.events,
             "firings": status.firings,
             "mqtt": status.mqtt,
-            "emission": emission_state(self.source, self.chain.config),
+            "emission": emission_state(self.source, status),
         })
         with self._lock:
             self._status = message

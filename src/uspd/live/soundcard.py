@@ -105,6 +105,7 @@ class SoundCardSource:
     """
 
     paced = True
+    calibration = None  # a sound card plays the configured carrier and level (calibration: simulated units so far)
     duration_s = None
 
     def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print) -> None:

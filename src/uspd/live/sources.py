@@ -21,9 +21,10 @@ are paced by :func:`~uspd.live.run.run_live` to ``--speed`` or run as fast as th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from uspd.frontend.demod import BATCH_BLOCK_S
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
 from uspd.sim.render import iter_baseband, iter_doppler, iter_passband, scene_spectrogram
 from uspd.sim.scene import Scene
+
+if TYPE_CHECKING:
+    from uspd.calibrate import Calibration
 
 FrameBlock = tuple[np.ndarray, np.ndarray]
 
@@ -44,6 +48,7 @@ class Source(Protocol):
     paced: bool  # True: blocks arrive in real time by themselves
     carrier_hz: float  # the pilot tone the frames come from
     level_dbfs: float | None  # its drive level (None: a recording's, not known)
+    calibration: Calibration | None  # the unit's saved calibration the tone follows, if any
 
     def blocks(self) -> Iterator[FrameBlock]: ...
 
@@ -53,10 +58,14 @@ class SimulatedSource:
 
     paced = False
 
-    def __init__(self, scene: Scene, config: Config, *, passband: bool = False) -> None:
+    def __init__(self, scene: Scene, config: Config, *, passband: bool = False,
+                 calibration: Calibration | None = None) -> None:
         duty = config.duty_cycle
         if passband and duty.enabled:
             raise ValueError("duty-cycling runs on the baseband simulation; leave out --passband")
+        if calibration is not None:  # the unit was calibrated: it plays at its carrier and level
+            scene = dataclasses.replace(scene, carrier_hz=calibration.carrier_hz, level_dbfs=calibration.level_dbfs)
+        self.calibration = calibration
         self.scene = scene
         self.config = config
         self.passband = passband
@@ -95,6 +104,7 @@ class WavSource:
 
     paced = False
     level_dbfs = None
+    calibration = None
 
     def __init__(self, path: str | Path, config: Config, carrier_hz: float | None = None) -> None:
         from uspd.detect.file import _find_carrier, _open, baseband_rate_for
