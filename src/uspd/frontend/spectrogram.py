@@ -6,13 +6,15 @@ import numpy as np
 from scipy import signal
 
 from uspd.config import FrontendConfig
+from uspd.frontend.music import MusicCanceller
 from uspd.physics import radial_speed_m_s
 
 _TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, gain) this fast
 
 
 class DopplerSpectrogram:
-    """Clutter high-pass, Hann STFT, power averaged over mics, cropped to ±max speed.
+    """Clutter high-pass, Hann STFT cropped to ±max speed, music-distortion canceller
+    (:class:`~uspd.frontend.music.MusicCanceller`, 3 or more mics), power averaged over mics.
 
     ``process`` keeps the filter state and unframed samples between blocks, so feeding a
     recording block by block gives the same frames as ``compute`` on all of it.
@@ -40,6 +42,7 @@ class DopplerSpectrogram:
         self._settle_frames = int(np.ceil(config.tone_settle_s / config.hop_s))
         self._adopt_frames = int(np.ceil(config.tone_adopt_s / config.hop_s))
         self._tone_alpha = 1.0 - np.exp(-config.hop_s / _TONE_TRACK_S)
+        self.canceller = MusicCanceller(config.music, n_bins=int(self._keep.sum()), hop_s=config.hop_s)
         self.reset()
 
     def reset(self, start_s: float = 0.0) -> None:
@@ -50,6 +53,7 @@ class DopplerSpectrogram:
         self._tone_ref_db: float | None = None  # the steady tone level, dB
         self._settle_left = 0  # frames still ringing after a level jump
         self._off_level_run = 0  # consecutive frames away from the steady level
+        self.canceller.reset()
 
     def process(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s)."""
@@ -66,8 +70,10 @@ class DopplerSpectrogram:
         starts = np.arange(n_frames) * self.hop
         frames = np.stack([buffer[:, s : s + self.frame] for s in starts], axis=1) if n_frames else np.zeros(
             (buffer.shape[0], 0, self.frame), np.complex64)
-        spectra = np.fft.fftshift(np.fft.fft(frames[:n_mics] * self._window, axis=-1), axes=-1)
-        power = (np.abs(spectra) ** 2).mean(axis=0)[:, self._keep].astype(np.float32)
+        spectra = np.fft.fftshift(np.fft.fft(frames[:n_mics] * self._window, axis=-1), axes=-1)[..., self._keep]
+        static_field = frames[n_mics:, 0].mean(axis=-1) if n_frames else None  # read on the stream's first frame
+        spectra = self.canceller.process(spectra, static_field)
+        power = (np.abs(spectra) ** 2).mean(axis=0).astype(np.float32)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
         quarters = frames[n_mics:, :, : self.frame // 4 * 4].reshape(n_mics, n_frames, 4, self.frame // 4).mean(axis=-1)
         tone_db = 10.0 * np.log10((np.abs(quarters) ** 2).mean(axis=0) + 1e-30)  # (n_frames, 4)
