@@ -233,13 +233,13 @@ def music_study(
     seed_offset: Annotated[int, typer.Option(help="shift within the held-out seeds (≥ 1,000,000)")] = 0,
     array: Annotated[str, typer.Option(help="mic array of every scene (the canceller needs ≥ 3 mics)")] = "smart_speaker_7",
     workers: Annotated[int, typer.Option(help="processes rendering scenes in parallel; numbers do not depend on it")] = 1,
-    out: Annotated[Path, typer.Option("--out", help="folder for music.md, music.json and before_after.png")] = Path("uspd-music"),
+    out: Annotated[Path, typer.Option("--out", help="folder for music.md and music.json")] = Path("uspd-music"),
+    figure: Annotated[Optional[Path], typer.Option(help="before/after spectrogram PNG (default: OUT/before_after.png)")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Measure the music-distortion canceller on held-out rooms: suppression, false alarms with
     and without music, walking detection range with and without music (docs/music.md)."""
-    from uspd.music_study import EMPTY, WALK, StudySettings, plan, plot_before_after, run_study, write_study
-    from uspd.sim.scenarios import build_scene
+    from uspd.music_study import StudySettings, figure_scenes, plan, plot_before_after, run_study, write_study
 
     try:
         cfg = load_config(config)
@@ -248,15 +248,13 @@ def music_study(
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(f"uspd music-study --hours {hours:g} --walk-scenes {walk_scenes} --seed-offset {seed_offset} "
-                       f"--array {array} --out {out}", {"--config": config})
+                       f"--array {array} --out {out}", {"--figure": figure, "--config": config})
     with _progress() as progress:
         task = progress.add_task(f"{len(jobs)} rooms, with and without music", total=sum(job.duration_s for job in jobs))
         summary = run_study(settings, cfg, on_scene=lambda job: progress.advance(task, job.duration_s))
     paths = write_study(summary, out, command)
-    seed = jobs[0].seed
-    figure = out / "before_after.png"
-    plot_before_after({f"empty + music (seed {seed})": build_scene(EMPTY, seed, duration_s=20.0, array=array),
-                       f"walk + music (seed {seed})": build_scene(WALK, seed, duration_s=20.0, array=array)}, figure, cfg)
+    figure = figure or out / "before_after.png"
+    plot_before_after(figure_scenes(settings), figure, cfg)
     for path in [*paths, figure]:
         console.print(f"wrote {path}")
 

@@ -48,6 +48,7 @@ class MusicCancellerConfig(_Section):
         (0.6, 0.85), description="coherence with the distortion's direction where removal starts and is complete"
     )
     adapt_coherence: float = Field(0.9, gt=0, lt=1, description="cells this coherent teach the distortion's direction")
+    rank: int = Field(3, ge=1, description="directions removed from distortion-dominated cells (at most mics − 2)")
     adapt_s: float = Field(2.0, gt=0, description="time constant of learning the direction, in distortion-dominated frames")
     update_s: float = Field(1.0, gt=0, description="the direction is updated this often")
 

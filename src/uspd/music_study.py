@@ -39,10 +39,12 @@ from uspd.evaluate import (
 )
 from uspd.parallel import map_jobs
 from uspd.physics import power_to_db
+from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
 from uspd.sim.render import iter_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 from uspd.sim.scene import Scene
+from uspd.sim.sources import ALWAYS_S
 
 EMPTY, WALK = "music_loud_empty", "music_with_walk"
 DETECTORS = ("neural", "baseline")
@@ -62,6 +64,8 @@ class StudySettings:
             raise ValueError("give some hours of empty rooms with music or some walk scenes")
         if self.seed_offset < 0:
             raise ValueError(f"seed offset must be ≥ 0 to stay in the held-out range, got {self.seed_offset}")
+        if self.array not in ARRAY_PRESETS:
+            raise ValueError(f"unknown mic array '{self.array}'; presets: {', '.join(ARRAY_PRESETS)}")
 
 
 def chain_configs(base: Config) -> dict[str, Config]:
@@ -262,6 +266,19 @@ def _rate(entry: dict) -> str:
     return f"{entry['per_hour']:,.1f} ({entry['count']})"
 
 
+def figure_scenes(settings: StudySettings, duration_s: float = 20.0) -> dict[str, Scene]:
+    """"empty + music" and "walk + music": the study's first room of each kind whose music
+    plays throughout (30 % of drawn songs start or stop within the scene)."""
+    scenes = {}
+    for title, name in (("empty + music", EMPTY), ("walk + music", WALK)):
+        for seed in range(HELD_OUT_SEED_START + settings.seed_offset, HELD_OUT_SEED_START + settings.seed_offset + 100):
+            scene = build_scene(name, seed, duration_s=duration_s, array=settings.array)
+            if scene.music.windows_s == ALWAYS_S:
+                scenes[f"{title}, seed {seed}"] = scene
+                break
+    return scenes
+
+
 def plot_before_after(scenes: dict[str, Scene], out_png: Path, config: Config | None = None) -> None:
     """One row per scene (title → scene with music): without its music (the truth), with
     music and the canceller off, with music and the canceller on; one colour scale per row
@@ -283,8 +300,8 @@ def plot_before_after(scenes: dict[str, Scene], out_png: Path, config: Config | 
             ax = axes[2 * row, col]
             mesh = ax.pcolormesh(times, spectrogram.velocity_m_s, power_to_db(power).T, vmin=floor_db - 6, vmax=floor_db + 44,
                                  shading="nearest", cmap="magma", rasterized=True)
-            ax.set_title(f"{title}: {name}")
-            ax.set_ylabel("radial velocity (m/s)" if col == 0 else "")
+            ax.set_title(name)
+            ax.set_ylabel(f"{title}\nradial velocity (m/s)" if col == 0 else "")
             strip = axes[2 * row + 1, col]
             strip.imshow(motion[None], aspect="auto", interpolation="nearest", vmin=0, vmax=2, cmap="Reds",
                          extent=(truth.time_s[0], truth.time_s[-1], 0, 1))

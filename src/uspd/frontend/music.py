@@ -41,7 +41,6 @@ import numpy as np
 
 from uspd.config import MusicCancellerConfig
 
-_POWER_STEPS = 3
 
 
 class MusicCanceller:
@@ -60,27 +59,32 @@ class MusicCanceller:
         self.reset()
 
     def reset(self) -> None:
-        self.h: np.ndarray | None = None  # (n_bins, n_mics) complex unit vectors
-        self._covariance: np.ndarray | None = None  # (n_bins, n_mics, n_mics)
-        self._sum: np.ndarray | None = None  # Σ x̂x̂ᴴ of qualifying cells this period
-        self._count = np.zeros(self.n_bins)  # qualifying cells per bin this period
+        self.basis: np.ndarray | None = None  # (n_bins, n_mics, rank) orthonormal; column 0 is h
+        self._covariance: np.ndarray | None = None  # (n_bins, n_mics, n_mics), energy-weighted
+        self._learned = np.zeros(self.n_bins, dtype=bool)  # the covariance holds cells (not h(0) alone)
+        self._taught: list[np.ndarray] = []  # this period's cells, zero where not teaching
         self._frames = 0  # frames since the stream began
+
+    @property
+    def h(self) -> np.ndarray | None:
+        """(n_bins, n_mics) the distortion's direction per bin (unit vectors), once started."""
+        return None if self.basis is None else self.basis[..., 0]
 
     def active(self, n_mics: int) -> bool:
         return self.config.enabled and n_mics >= self.config.min_mics
 
-    def process(self, spectra: np.ndarray, static_field: np.ndarray) -> np.ndarray:
+    def process(self, spectra: np.ndarray, static_field: np.ndarray | None) -> np.ndarray:
         """spectra: (n_mics, n_frames, n_bins) complex STFT cells after clutter removal;
         static_field: (n_mics,) the raw baseband's mean over the first frame, read only on
         the stream's first call. Returns the cells with the distortion removed (same shape)."""
         n_mics, n_frames, _ = spectra.shape
         if not self.active(n_mics) or n_frames == 0:
             return spectra
-        if self.h is None:
+        if self.basis is None:
             self._start(np.asarray(static_field, dtype=np.complex128))
         out = np.empty_like(spectra)
         done = 0
-        while done < n_frames:  # periods on the absolute frame count: h is fixed inside one
+        while done < n_frames:  # periods on the absolute frame count: the basis is fixed inside one
             take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
             out[:, done : done + take] = self._cancel(spectra[:, done : done + take])
             done += take
@@ -93,38 +97,48 @@ class MusicCanceller:
         n_mics = len(static_field)
         norm = np.linalg.norm(static_field)
         h0 = static_field / norm if norm > 0 else np.full(n_mics, 1 / np.sqrt(n_mics), dtype=complex)
-        self.h = np.repeat(h0[None], self.n_bins, axis=0)
-        self._covariance = np.einsum("bi,bj->bij", self.h, self.h.conj())
-        self._sum = np.zeros_like(self._covariance)
+        rank = min(self.config.rank, n_mics - 2)  # leave ≥ 2 dimensions for everything else
+        self.basis = np.zeros((self.n_bins, n_mics, rank), dtype=np.complex128)
+        self.basis[..., 0] = h0  # further directions stay zero (nothing removed) until learned
+        self._covariance = np.zeros((self.n_bins, n_mics, n_mics), dtype=np.complex128)
 
     def _cancel(self, x: np.ndarray) -> np.ndarray:
         """One update period's cells (n_mics, n_frames, n_bins) → cancelled; accumulates
-        the qualifying cells' outer products."""
-        along = np.einsum("bm,mtb->tb", self.h.conj(), x)  # hᴴx
-        energy = np.einsum("mtb,mtb->tb", x, x.conj()).real
-        coherence = np.abs(along) ** 2 / np.maximum(energy, np.finfo(np.float32).tiny)
+        the teaching cells' outer products."""
+        basis = self.basis.astype(np.complex64)
+        coefficients = np.einsum("bmr,mtb->rtb", basis.conj(), x)  # Uᴴx; row 0 is hᴴx
+        energy = np.maximum(np.einsum("mtb,mtb->tb", x, x.conj()).real, np.finfo(np.float32).tiny)
+        coherence = self._coherence(basis[..., 0], x, energy)
         beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)
-        out = x - (beta * along)[None] * self.h.T[:, None, :]
-        teach = coherence >= self.config.adapt_coherence
-        if teach.any():
-            unit = x * (teach / np.sqrt(np.maximum(energy, np.finfo(np.float32).tiny)))[None]  # 0 where not teaching
-            self._sum += np.einsum("itb,jtb->bij", unit, unit.conj())
-            self._count += teach.sum(axis=0)
-        return out.astype(x.dtype, copy=False)
+        out = x - np.einsum("bmr,rtb->mtb", basis, beta[None] * coefficients)
+        # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
+        # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
+        # into rooms whose wall reflections turn it far from h(0) at higher f.
+        h = basis[..., 0]
+        best = coherence.copy()
+        best[:, 1:] = np.maximum(best[:, 1:], self._coherence(h[:-1], x[..., 1:], energy[:, 1:]))  # left neighbour's h
+        best[:, :-1] = np.maximum(best[:, :-1], self._coherence(h[1:], x[..., :-1], energy[:, :-1]))  # right one's
+        self._taught.append(x * (best >= self.config.adapt_coherence)[None])
+        return out
+
+    @staticmethod
+    def _coherence(h: np.ndarray, x: np.ndarray, energy: np.ndarray) -> np.ndarray:
+        """|hᴴx|²/|x|² per cell: h (n_bins, n_mics), x (n_mics, n_frames, n_bins), energy |x|²."""
+        return np.abs(np.einsum("bm,mtb->tb", h.conj(), x)) ** 2 / energy
 
     def _update(self) -> None:
-        """End of a period: fold its qualifying cells into the covariance, h → its top eigenvector."""
-        seen = self._count > 0
+        """End of a period: fold its teaching cells into the covariance; the basis becomes its
+        top eigenvectors (h the first). The period's cells are summed at once, whatever blocks
+        brought them: the minor eigenvectors are nearly degenerate, and a sum in another order
+        would turn them."""
+        taught = np.concatenate(self._taught, axis=1)
+        self._taught = []
+        count = np.count_nonzero(taught.any(axis=0), axis=0)  # teaching cells per bin
+        seen = count > 0
         if seen.any():
-            weight = 1.0 - (1.0 - self._alpha) ** self._count[seen]
-            mean = self._sum[seen] / self._count[seen, None, None]
+            mean = np.einsum("itb,jtb->bij", taught[..., seen], taught[..., seen].conj()) / count[seen, None, None]
+            weight = np.where(self._learned[seen], 1.0 - (1.0 - self._alpha) ** count[seen], 1.0)
             self._covariance[seen] += weight[:, None, None] * (mean - self._covariance[seen])
-            # power iteration from the last h: the covariance is close to rank one and drifts
-            # slowly, so a few steps per update track its top eigenvector
-            h = self.h[seen]
-            for _ in range(_POWER_STEPS):
-                h = np.einsum("bij,bj->bi", self._covariance[seen], h)
-                h /= np.linalg.norm(h, axis=-1, keepdims=True)
-            self.h[seen] = h
-        self._sum[:] = 0
-        self._count[:] = 0
+            self._learned |= seen
+            vectors = np.linalg.eigh(self._covariance[seen])[1]  # ascending eigenvalues
+            self.basis[seen] = vectors[..., ::-1][..., : self.basis.shape[-1]]
