@@ -9,23 +9,28 @@ the same in every frame while the room stands still (rank one across the mics). 
 person's reflections arrive from elsewhere, with another vector across the mics.
 
 Per bin the canceller keeps a unit vector h(f), the distortion's relative transfer
-function across the mics, and removes each STFT cell's component along it:
+function across the mics, and removes from each STFT cell its component in the
+distortion's subspace U(f) (h first, then up to ``rank`` − 1 further directions):
 
-    y = x − β · (hᴴx) · h,   β = ramp of the cell's coherence c = |hᴴx|² / |x|²
+    y = x − β · U Uᴴx,   β = ramp of the cell's coherence c = |hᴴx|² / |x|²
 
 β is 0 below ``gate_coherence[0]`` and 1 above ``gate_coherence[1]``. Measured on tuning
-scenes (7-mic array, seeds < 1,000,000; docs/music.md): distortion cells have c ≥ 0.95
-(5th percentile), a walking person's cells a median of 0.12 (99th percentile 0.5–0.65),
-isotropic noise Beta(1, N−1) (c > 0.6 in 0.4 % of cells). So the gate takes the
-distortion out and leaves people and noise, and without music the Doppler frames stay
-what the detector was trained on.
+rooms (7-mic array, seeds < 1,000,000; benchmarks/music_coherence.py, docs/music/coherence.md):
+distortion cells have c ≥ 0.96 (5th percentile), a walking person's cells a median of
+0.10 (99th percentile 0.63), noise 0.11 (99th percentile 0.55). So the gate takes the
+distortion out and leaves people and noise alone, and without music the Doppler frames
+stay what the detector was trained on.
 
 h(f) starts as the static field (the baseband's mean over the first frame: H(0), mostly
-the direct path), which alone removes 15–18 dB of distortion. Wall reflections make H(f)
-turn with frequency, so h(f) then follows the principal eigenvector of the covariance of
-distortion-dominated cells (c ≥ ``adapt_coherence``), which reaches ~25 dB. It is
-updated once per ``update_s`` on the stream's own frame count, so any block sizes give
-the frames of one whole-recording pass (streaming == batch).
+the direct path), which alone removes 15–21 dB of distortion. Wall reflections turn H(f)
+with frequency and an 80 ms frame does not hold the whole room response, so the
+distortion spans a few dimensions per bin: its best 1, 2, 3 directions leave
+−25…−32, −31…−39, −34…−45 dB of it (tuning rooms, same benchmark). So U(f) follows the
+top eigenvectors of the covariance of *teaching* cells — those with c ≥ ``adapt_coherence``
+against this bin's h or a neighbouring bin's (H(f) turns smoothly, so learning spreads
+from the bins near 0 Hz where h(0) holds). The covariance is updated once per
+``update_s`` on the stream's own frame count, from the period's cells summed at once, so
+any block sizes give the frames of one whole-recording pass (streaming == batch).
 
 With fewer than ``min_mics`` mics the canceller passes frames through unchanged: two mics
 leave one dimension after the projection, and a person broadside to a laptop's pair
