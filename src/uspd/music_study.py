@@ -6,8 +6,9 @@ what the music added) — and each render runs through four chains on the same b
 neural and baseline detectors, canceller on and off
 (:func:`uspd.evaluate.run_scene`, one spectrogram per front end).
 
-- **Suppression**: distortion energy in the Doppler band, Σ power of the music render −
-  Σ power of the same room without music, canceller off over on (empty rooms).
+- **Suppression**: energy of the music's part alone (the render minus the same room
+  without music) in the Doppler band, before the canceller over after it (each cell
+  cancelled as the whole render's cell was), in empty rooms.
 - **False alarms per hour** in empty rooms with music against the same rooms without it.
 - **Major-motion detection by distance** in ``music_with_walk`` scenes with music against
   the same scenes without it; the *range* is the upper edge of the farthest distance band
@@ -88,13 +89,19 @@ def plan(settings: StudySettings) -> list[SceneJob]:
             + [SceneJob(EMPTY, EMPTY, first + i, EMPTY_SCENE_S, settings.array) for i in range(n_empty)])
 
 
-def band_energy(scene: Scene, configs: dict[str, Config]) -> dict[str, float]:
-    """Σ Doppler power over the scene per canceller setting ('on', 'off'), one render."""
+def distortion_energy(scene: Scene, configs: dict[str, Config]) -> dict[str, float]:
+    """Σ Doppler power of the music's part alone (the render minus the same room rendered
+    without music), put through the front end with the canceller off and on ('off', 'on';
+    on: the cancellation each cell of the whole render got), and of the room without
+    music ('noise')."""
     spectrograms = {label.split("/")[1]: scene_spectrogram(scene, c) for label, c in configs.items()}
-    energy = dict.fromkeys(spectrograms, 0.0)
-    for block in iter_baseband(scene, next(iter(configs.values())).simulation):
+    noise_spectrogram = scene_spectrogram(scene, next(c for label, c in configs.items() if label.endswith("off")))
+    energy = {"off": 0.0, "on": 0.0, "noise": 0.0}
+    simulation = next(iter(configs.values())).simulation
+    for block, quiet in zip(iter_baseband(scene, simulation), iter_baseband(dataclasses.replace(scene, music=None), simulation)):
         for setting, spectrogram in spectrograms.items():
-            energy[setting] += float(spectrogram.process(block.signal)[0].sum(dtype=np.float64))
+            energy[setting] += float(spectrogram.process(block.signal, part=block.signal - quiet.signal)[2].sum(dtype=np.float64))
+        energy["noise"] += float(noise_spectrogram.process(quiet.signal)[0].sum(dtype=np.float64))
     return energy
 
 
@@ -105,7 +112,7 @@ def run_job(job: SceneJob, configs: dict[str, Config]) -> dict:
     quiet = dataclasses.replace(scene, music=None)
     result = {"music": run_scene(job, configs, scene), "quiet": run_scene(job, configs, quiet)}
     if not job.is_human:
-        result["energy"] = {"music": band_energy(scene, configs), "quiet": band_energy(quiet, configs)}
+        result["energy"] = distortion_energy(scene, configs)
     return result
 
 
@@ -136,11 +143,10 @@ def summarize(results: list[dict], jobs: list[SceneJob], settings: StudySettings
         per_scene = []
         for job, r in empty:
             e = r["energy"]
-            off, on = e["music"]["off"] - e["quiet"]["off"], e["music"]["on"] - e["quiet"]["on"]
-            per_scene.append({"seed": job.seed, "distortion_off": off, "distortion_on": on, "noise": e["quiet"]["off"],
-                              "suppression_db": _db(off / on) if on > 0 else None,
-                              "distortion_to_noise_off_db": _db(off / e["quiet"]["off"]),
-                              "distortion_to_noise_on_db": _db(on / e["quiet"]["on"]) if on > 0 else None})
+            per_scene.append({"seed": job.seed, "distortion_off": e["off"], "distortion_on": e["on"], "noise": e["noise"],
+                              "suppression_db": _db(e["off"] / e["on"]) if e["on"] > 0 else None,
+                              "distortion_to_noise_off_db": _db(e["off"] / e["noise"]),
+                              "distortion_to_noise_on_db": _db(e["on"] / e["noise"])})
         total_off = sum(s["distortion_off"] for s in per_scene)
         total_on = sum(s["distortion_on"] for s in per_scene)
         scene_db = [s["suppression_db"] for s in per_scene if s["suppression_db"] is not None]

@@ -42,6 +42,8 @@ leave one dimension after the projection, and a person broadside to a laptop's p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from uspd.config import MusicCancellerConfig
@@ -78,25 +80,33 @@ class MusicCanceller:
     def active(self, n_mics: int) -> bool:
         return self.config.enabled and n_mics >= self.config.min_mics
 
-    def process(self, spectra: np.ndarray, static_field: np.ndarray | None) -> np.ndarray:
+    def process(self, spectra: np.ndarray, static_field: np.ndarray | None,
+                part: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """spectra: (n_mics, n_frames, n_bins) complex STFT cells after clutter removal;
         static_field: (n_mics,) the raw baseband's mean over the first frame, read only on
-        the stream's first call. Returns the cells with the distortion removed (same shape)."""
+        the stream's first call. Returns the cells with the distortion removed (same shape).
+
+        ``part``: cells of one additive part of ``spectra`` (the music-only part, for
+        measuring suppression), put through the same per-cell operation, returned second."""
         n_mics, n_frames, _ = spectra.shape
         if not self.active(n_mics) or n_frames == 0:
-            return spectra
+            return spectra if part is None else (spectra, part)
         if self.basis is None:
             self._start(np.asarray(static_field, dtype=np.complex128))
         out = np.empty_like(spectra)
+        part_out = None if part is None else np.empty_like(part)
         done = 0
         while done < n_frames:  # periods on the absolute frame count: the basis is fixed inside one
             take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
-            out[:, done : done + take] = self._cancel(spectra[:, done : done + take])
+            period = slice(done, done + take)
+            out[:, period], removal = self._cancel(spectra[:, period])
+            if part is not None:
+                part_out[:, period] = part[:, period] - removal(part[:, period])
             done += take
             self._frames += take
             if self._frames % self._update_frames == 0:
                 self._update()
-        return out
+        return out if part is None else (out, part_out)
 
     def _start(self, static_field: np.ndarray) -> None:
         n_mics = len(static_field)
@@ -107,14 +117,17 @@ class MusicCanceller:
         self.basis[..., 0] = h0  # further directions stay zero (nothing removed) until learned
         self._covariance = np.zeros((self.n_bins, n_mics, n_mics), dtype=np.complex128)
 
-    def _cancel(self, x: np.ndarray) -> np.ndarray:
-        """One update period's cells (n_mics, n_frames, n_bins) → cancelled; accumulates
-        the teaching cells' outer products."""
+    def _cancel(self, x: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """One update period's cells (n_mics, n_frames, n_bins) → cancelled, and the removal
+        β·UUᴴ(·) these cells got, as a function; keeps the teaching cells."""
         basis = self.basis.astype(np.complex64)
         coefficients = np.einsum("bmr,mtb->rtb", basis.conj(), x)  # Uᴴx; row 0 is hᴴx
         energy = np.maximum(np.einsum("mtb,mtb->tb", x, x.conj()).real, np.finfo(np.float32).tiny)
         coherence = self._coherence(basis[..., 0], x, energy)
         beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)
+        def removal(cells: np.ndarray) -> np.ndarray:
+            return np.einsum("bmr,rtb->mtb", basis, beta[None] * np.einsum("bmr,mtb->rtb", basis.conj(), cells))
+
         out = x - np.einsum("bmr,rtb->mtb", basis, beta[None] * coefficients)
         # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
         # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
@@ -124,7 +137,7 @@ class MusicCanceller:
         best[:, 1:] = np.maximum(best[:, 1:], self._coherence(h[:-1], x[..., 1:], energy[:, 1:]))  # left neighbour's h
         best[:, :-1] = np.maximum(best[:, :-1], self._coherence(h[1:], x[..., :-1], energy[:, :-1]))  # right one's
         self._taught.append(x * (best >= self.config.adapt_coherence)[None])
-        return out
+        return out, removal
 
     @staticmethod
     def _coherence(h: np.ndarray, x: np.ndarray, energy: np.ndarray) -> np.ndarray:

@@ -55,33 +55,50 @@ class DopplerSpectrogram:
         self._off_level_run = 0  # consecutive frames away from the steady level
         self.canceller.reset()
 
-    def process(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s)."""
+    def process(self, block: np.ndarray, part: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s).
+
+        ``part`` (same shape, given with every block or never): one additive part of the
+        blocks (the music alone, for measuring the canceller); its power after the same
+        filtering and per-cell cancellation comes third."""
+        n_mics = block.shape[0]
         if block.shape[-1] == 0:  # a short audio block may complete no baseband sample
-            return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
+            empty = np.zeros((0, len(self.velocity_m_s)), dtype=np.float32)
+            return (empty, np.zeros(0)) if part is None else (empty, np.zeros(0), empty)
+        inputs = block if part is None else np.concatenate([block, part])
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
-            self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * block[None, :, :1]
-            self._pending = np.zeros((2 * block.shape[0], 0), dtype=np.complex64)
-        filtered, self._zi = signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
+            self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * inputs[None, :, :1]
+            self._pending = np.zeros((n_mics + len(inputs), 0), dtype=np.complex64)
+        filtered, self._zi = signal.sosfilt(self._sos, inputs, axis=-1, zi=self._zi)
         # raw samples ride along below the filtered ones: the frame means give the tone level
-        buffer = np.concatenate([self._pending, np.concatenate([filtered, block]).astype(np.complex64)], axis=1)
-        n_mics = buffer.shape[0] // 2
+        rows = [filtered[:n_mics], block] + ([] if part is None else [filtered[n_mics:]])
+        buffer = np.concatenate([self._pending, np.concatenate(rows).astype(np.complex64)], axis=1)
         n_frames = max(0, (buffer.shape[1] - self.frame) // self.hop + 1)
         starts = np.arange(n_frames) * self.hop
         frames = np.stack([buffer[:, s : s + self.frame] for s in starts], axis=1) if n_frames else np.zeros(
             (buffer.shape[0], 0, self.frame), np.complex64)
+        raw = frames[n_mics : 2 * n_mics]
         spectra = np.fft.fftshift(np.fft.fft(frames[:n_mics] * self._window, axis=-1), axes=-1)[..., self._keep]
-        static_field = frames[n_mics:, 0].mean(axis=-1) if n_frames else None  # read on the stream's first frame
-        spectra = self.canceller.process(spectra, static_field)
+        static_field = raw[:, 0].mean(axis=-1) if n_frames else None  # read on the stream's first frame
+        if part is None:
+            spectra = self.canceller.process(spectra, static_field)
+        else:
+            part_spectra = np.fft.fftshift(np.fft.fft(frames[2 * n_mics :] * self._window, axis=-1), axes=-1)[..., self._keep]
+            spectra, part_spectra = self.canceller.process(spectra, static_field, part=part_spectra)
         power = (np.abs(spectra) ** 2).mean(axis=0).astype(np.float32)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
-        quarters = frames[n_mics:, :, : self.frame // 4 * 4].reshape(n_mics, n_frames, 4, self.frame // 4).mean(axis=-1)
+        quarters = raw[:, :, : self.frame // 4 * 4].reshape(n_mics, n_frames, 4, self.frame // 4).mean(axis=-1)
         tone_db = 10.0 * np.log10((np.abs(quarters) ** 2).mean(axis=0) + 1e-30)  # (n_frames, 4)
-        power[~self._steady_tone(tone_db)] = 0.0
+        steady = self._steady_tone(tone_db)
+        power[~steady] = 0.0
         ends = (self._consumed + starts + self.frame) / self.rate_hz
         drop = n_frames * self.hop
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
-        return power, ends
+        if part is None:
+            return power, ends
+        part_power = (np.abs(part_spectra) ** 2).mean(axis=0).astype(np.float32)
+        part_power[~steady] = 0.0
+        return power, ends, part_power
 
     def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
         """Per frame: is the pilot tone at its steady level, with the clutter filter settled?
