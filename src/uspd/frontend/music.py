@@ -115,34 +115,38 @@ class MusicCanceller:
         rank = min(self.config.rank, n_mics - 2)  # leave ≥ 2 dimensions for everything else
         self.basis = np.zeros((self.n_bins, n_mics, rank), dtype=np.complex128)
         self.basis[..., 0] = h0  # further directions stay zero (nothing removed) until learned
+        self._set_basis()
         self._covariance = np.zeros((self.n_bins, n_mics, n_mics), dtype=np.complex128)
 
     def _cancel(self, x: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         """One update period's cells (n_mics, n_frames, n_bins) → cancelled, and the removal
         β·UUᴴ(·) these cells got, as a function; keeps the teaching cells."""
-        basis = self.basis.astype(np.complex64)
-        coefficients = np.einsum("bmr,mtb->rtb", basis.conj(), x)  # Uᴴx; row 0 is hᴴx
-        energy = np.maximum(np.einsum("mtb,mtb->tb", x, x.conj()).real, np.finfo(np.float32).tiny)
-        coherence = self._coherence(basis[..., 0], x, energy)
+        rank = self.basis.shape[-1]
+        basis = self._projections[..., :rank]
+        # one product gives Uᴴx and the neighbouring bins' hᴴx (for teaching)
+        along = np.einsum("bmk,mtb->ktb", self._projections.conj(), x)
+        energy = np.maximum((x.real**2 + x.imag**2).sum(axis=0), np.finfo(np.float32).tiny)
+        coherence = np.abs(along[0]) ** 2 / energy
         beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)
+
         def removal(cells: np.ndarray) -> np.ndarray:
             return np.einsum("bmr,rtb->mtb", basis, beta[None] * np.einsum("bmr,mtb->rtb", basis.conj(), cells))
 
-        out = x - np.einsum("bmr,rtb->mtb", basis, beta[None] * coefficients)
+        out = x - np.einsum("bmr,rtb->mtb", basis, beta[None] * along[:rank]) if beta.any() else x
         # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
         # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
         # into rooms whose wall reflections turn it far from h(0) at higher f.
-        h = basis[..., 0]
-        best = coherence.copy()
-        best[:, 1:] = np.maximum(best[:, 1:], self._coherence(h[:-1], x[..., 1:], energy[:, 1:]))  # left neighbour's h
-        best[:, :-1] = np.maximum(best[:, :-1], self._coherence(h[1:], x[..., :-1], energy[:, :-1]))  # right one's
+        best = np.abs(along[[0, rank, rank + 1]]).max(axis=0) ** 2 / energy
         self._taught.append(x * (best >= self.config.adapt_coherence)[None])
         return out, removal
 
-    @staticmethod
-    def _coherence(h: np.ndarray, x: np.ndarray, energy: np.ndarray) -> np.ndarray:
-        """|hᴴx|²/|x|² per cell: h (n_bins, n_mics), x (n_mics, n_frames, n_bins), energy |x|²."""
-        return np.abs(np.einsum("bm,mtb->tb", h.conj(), x)) ** 2 / energy
+    def _set_basis(self) -> None:
+        """The vectors each cell is projected on, complex64 (n_bins, n_mics, rank + 2): the
+        basis, then the left and the right neighbour's h (zero beyond the band's edges)."""
+        h = self.basis[..., 0]
+        neighbours = np.zeros((self.n_bins, h.shape[1], 2), dtype=complex)
+        neighbours[1:, :, 0], neighbours[:-1, :, 1] = h[:-1], h[1:]
+        self._projections = np.concatenate([self.basis, neighbours], axis=-1).astype(np.complex64)
 
     def _update(self) -> None:
         """End of a period: fold its teaching cells into the covariance; the basis becomes its
@@ -160,3 +164,4 @@ class MusicCanceller:
             self._learned |= seen
             vectors = np.linalg.eigh(self._covariance[seen])[1]  # ascending eigenvalues
             self.basis[seen] = vectors[..., ::-1][..., : self.basis.shape[-1]]
+            self._set_basis()
