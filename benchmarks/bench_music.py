@@ -53,7 +53,7 @@ def main() -> None:
     text = "\n".join([
         "# Music canceller cost", "", "Made with", "", "    PYTHONPATH=src python benchmarks/bench_music.py --out docs/benchmarks-music.md", "",
         f"One core ({platform.machine()}, NumPy {np.__version__}), CPU time, best of {args.repeats}; {args.seconds:g} s "
-        "of a rendered scene with loud music per device in 1 s blocks. Front end = demodulator + Doppler spectrogram "
+        "of a rendered scene per device and scene in 1 s blocks. Front end = demodulator + Doppler spectrogram "
         "(+ canceller).", "",
         "| device | scene | front end real-time factor, canceller off | on | on / off | canceller per 20 ms hop |",
         "|---|---|---:|---:|---:|---:|", *rows, "",

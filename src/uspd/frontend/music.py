@@ -49,12 +49,12 @@ import numpy as np
 from uspd.config import MusicCancellerConfig
 
 
-
 class MusicCanceller:
-    """Per-bin rank-one spatial canceller on STFT cells (see the module docstring).
+    """Per-bin gated subspace canceller on STFT cells (see the module docstring).
 
-    State: ``h`` (n_bins, n_mics) unit vectors, the covariance of distortion-dominated
-    cells, and the sums of the current update period.
+    State: ``basis`` (n_bins, n_mics, rank), the distortion's subspace per bin (``h`` its
+    first column); the energy-weighted covariance of teaching cells; the current update
+    period's teaching cells; the frame count.
     """
 
     def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
@@ -62,7 +62,7 @@ class MusicCanceller:
         self.n_bins = n_bins
         self._gate_lo, self._gate_hi = config.gate_coherence
         self._update_frames = max(1, int(round(config.update_s / hop_s)))
-        self._alpha = hop_s / config.adapt_s  # weight of one qualifying frame in the covariance
+        self._alpha = hop_s / config.adapt_s  # weight of one teaching frame in the covariance
         self.reset()
 
     def reset(self) -> None:
