@@ -18,25 +18,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SimulationConfig(_Section):
-    """How scenes are rendered (not what is in them: that is the scenario catalog)."""
-
-    baseband_rate_hz: int = Field(3000, gt=0, description="complex baseband rate of the fast renderer")
-    max_order_static: int = Field(2, ge=0, le=6, description="image-source order of walls for static paths")
-    max_order_moving: int = Field(2, ge=0, le=4, description="total wall-reflection order of moving-scatterer paths")
-    chunk_s: float = Field(1.0, gt=0, le=60, description="rendering block; bounds memory on long scenes")
-    label_frame_s: float = Field(0.02, gt=0, le=0.02, description="ground-truth frame length (≤ 20 ms)")
-    passband_envelope_decimation: int = Field(
-        4, ge=1, description="passband paths are evaluated at device_rate / this (complex), then modulated"
-    )
-    noise: bool = Field(True, description="add mic self-noise and ADC quantisation noise")
-
-
-class EmissionConfig(_Section):
-    carrier_hz: float = Field(32000.0, gt=0, description="pilot-tone frequency")
-    level_dbfs: float = Field(-6.0, le=0.0, description="tone drive level relative to full scale")
-
-
 class MusicCancellerConfig(_Section):
     """The multi-mic music-distortion canceller in the front end (docs/music.md)."""
 
@@ -58,6 +39,25 @@ class MusicCancellerConfig(_Section):
         if not 0 <= lo < hi <= 1:
             raise ValueError("gate_coherence must be two values with 0 ≤ start < full ≤ 1")
         return self
+
+
+class SimulationConfig(_Section):
+    """How scenes are rendered (not what is in them: that is the scenario catalog)."""
+
+    baseband_rate_hz: int = Field(3000, gt=0, description="complex baseband rate of the fast renderer")
+    max_order_static: int = Field(2, ge=0, le=6, description="image-source order of walls for static paths")
+    max_order_moving: int = Field(2, ge=0, le=4, description="total wall-reflection order of moving-scatterer paths")
+    chunk_s: float = Field(1.0, gt=0, le=60, description="rendering block; bounds memory on long scenes")
+    label_frame_s: float = Field(0.02, gt=0, le=0.02, description="ground-truth frame length (≤ 20 ms)")
+    passband_envelope_decimation: int = Field(
+        4, ge=1, description="passband paths are evaluated at device_rate / this (complex), then modulated"
+    )
+    noise: bool = Field(True, description="add mic self-noise and ADC quantisation noise")
+
+
+class EmissionConfig(_Section):
+    carrier_hz: float = Field(32000.0, gt=0, description="pilot-tone frequency")
+    level_dbfs: float = Field(-6.0, le=0.0, description="tone drive level relative to full scale")
 
 
 class FrontendConfig(_Section):
