@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import FrontendConfig
@@ -34,15 +36,16 @@ class DopplerSpectrogram:
         self.hop = int(round(config.hop_s * baseband_rate_hz))
         freqs = np.fft.fftshift(np.fft.fftfreq(self.frame, 1.0 / baseband_rate_hz))
         velocity = radial_speed_m_s(freqs, carrier_hz, speed_of_sound_m_s)
-        self._keep = np.abs(velocity) <= config.max_speed_m_s
-        self.velocity_m_s = velocity[self._keep]
+        keep = np.abs(velocity) <= config.max_speed_m_s
+        self.velocity_m_s = velocity[keep]
+        self._keep_fft = np.fft.fftshift(np.arange(self.frame))[keep]  # kept bins, in FFT (unshifted) order
         self._sos = signal.butter(2, config.clutter_cutoff_hz, "highpass", fs=baseband_rate_hz, output="sos")
         self._window = signal.windows.hann(self.frame, sym=False).astype(np.float32)
         self._tone_jump_db = config.tone_jump_db
         self._settle_frames = int(np.ceil(config.tone_settle_s / config.hop_s))
         self._adopt_frames = int(np.ceil(config.tone_adopt_s / config.hop_s))
         self._tone_alpha = 1.0 - np.exp(-config.hop_s / _TONE_TRACK_S)
-        self.canceller = MusicCanceller(config.music, n_bins=int(self._keep.sum()), hop_s=config.hop_s)
+        self.canceller = MusicCanceller(config.music, n_bins=len(self.velocity_m_s), hop_s=config.hop_s)
         self.reset()
 
     def reset(self, start_s: float = 0.0) -> None:
@@ -62,55 +65,76 @@ class DopplerSpectrogram:
         blocks (the music alone, for measuring the canceller); its power after the same
         filtering and per-cell cancellation comes third."""
         n_mics = block.shape[0]
+        empty = (np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0))
+        empty = empty if part is None else (*empty, empty[0])
         if block.shape[-1] == 0:  # a short audio block may complete no baseband sample
-            empty = np.zeros((0, len(self.velocity_m_s)), dtype=np.float32)
-            return (empty, np.zeros(0)) if part is None else (empty, np.zeros(0), empty)
+            return empty
         inputs = block if part is None else np.concatenate([block, part])
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
             self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * inputs[None, :, :1]
             self._pending = np.zeros((n_mics + len(inputs), 0), dtype=np.complex64)
         filtered, self._zi = signal.sosfilt(self._sos, inputs, axis=-1, zi=self._zi)
-        # raw samples ride along below the filtered ones: the frame means give the tone level
-        rows = [filtered[:n_mics], block] + ([] if part is None else [filtered[n_mics:]])
-        buffer = np.concatenate([self._pending, np.concatenate(rows).astype(np.complex64)], axis=1)
+        # raw samples ride along below the filtered ones: the frame means give the tone level;
+        # a measured part's filtered samples below those
+        n_pending = self._pending.shape[1]
+        buffer = np.empty((len(self._pending), n_pending + block.shape[1]), dtype=np.complex64)
+        buffer[:, :n_pending] = self._pending
+        buffer[:n_mics, n_pending:] = filtered[:n_mics]
+        buffer[n_mics : 2 * n_mics, n_pending:] = block
+        buffer[2 * n_mics :, n_pending:] = filtered[n_mics:]
         n_frames = max(0, (buffer.shape[1] - self.frame) // self.hop + 1)
-        starts = np.arange(n_frames) * self.hop
-        frames = np.stack([buffer[:, s : s + self.frame] for s in starts], axis=1) if n_frames else np.zeros(
-            (buffer.shape[0], 0, self.frame), np.complex64)
+        if n_frames == 0:
+            self._pending = buffer
+            return empty
+        rows_bytes, sample_bytes = buffer.strides  # frames as a view: (rows, n_frames, frame), no copy
+        frames = as_strided(buffer, shape=(len(buffer), n_frames, self.frame),
+                            strides=(rows_bytes, self.hop * sample_bytes, sample_bytes), writeable=False)
         raw = frames[n_mics : 2 * n_mics]
-        spectra = np.fft.fftshift(np.fft.fft(frames[:n_mics] * self._window, axis=-1), axes=-1)[..., self._keep]
-        static_field = raw[:, 0].mean(axis=-1) if n_frames else None  # read on the stream's first frame
-        if part is None:
-            spectra = self.canceller.process(spectra, static_field)
+        if not self.canceller.active(n_mics):
+            spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
+            # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
+            squares = np.einsum("mfk,mfk->fk", spectra, spectra)
+            power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
+            part_spectra = None if part is None else self._spectra(frames[2 * n_mics :])
         else:
-            part_spectra = np.fft.fftshift(np.fft.fft(frames[2 * n_mics :] * self._window, axis=-1), axes=-1)[..., self._keep]
-            spectra, part_spectra = self.canceller.process(spectra, static_field, part=part_spectra)
-        power = (np.abs(spectra) ** 2).mean(axis=0).astype(np.float32)
+            static_field = raw[:, 0].mean(axis=-1)  # read on the stream's first frame
+            if part is None:
+                spectra = self.canceller.process(self._spectra(frames[:n_mics]), static_field)
+            else:
+                spectra, part_spectra = self.canceller.process(self._spectra(frames[:n_mics]), static_field,
+                                                               part=self._spectra(frames[2 * n_mics :]))
+            power = (spectra.real**2 + spectra.imag**2).mean(axis=0)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
-        quarters = raw[:, :, : self.frame // 4 * 4].reshape(n_mics, n_frames, 4, self.frame // 4).mean(axis=-1)
-        tone_db = 10.0 * np.log10((np.abs(quarters) ** 2).mean(axis=0) + 1e-30)  # (n_frames, 4)
+        quarter = self.frame // 4
+        quarters = raw[:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
+        tone_db = 10.0 * np.log10((quarters.real**2 + quarters.imag**2).mean(axis=0) + 1e-30)  # (n_frames, 4)
         steady = self._steady_tone(tone_db)
         power[~steady] = 0.0
-        ends = (self._consumed + starts + self.frame) / self.rate_hz
+        ends = (self._consumed + np.arange(n_frames) * self.hop + self.frame) / self.rate_hz
         drop = n_frames * self.hop
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
         if part is None:
             return power, ends
-        part_power = (np.abs(part_spectra) ** 2).mean(axis=0).astype(np.float32)
+        part_power = (part_spectra.real**2 + part_spectra.imag**2).mean(axis=0)
         part_power[~steady] = 0.0
         return power, ends, part_power
+
+    def _spectra(self, frames: np.ndarray) -> np.ndarray:
+        """(n_mics, n_frames, frame) → the kept bins' STFT cells (n_mics, n_frames, n_velocity)."""
+        return scipy.fft.fft(frames * self._window, axis=-1, workers=1)[..., self._keep_fft]
 
     def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
         """Per frame: is the pilot tone at its steady level, with the clutter filter settled?
 
-        tone_db: (n_frames, 4) level of each quarter frame.
+        tone_db: (n_frames, 4) level of each quarter frame. A sequential state machine on
+        a few numbers per frame: plain Python floats, which beat NumPy calls at this size.
         """
-        valid = np.ones(len(tone_db), dtype=bool)
-        for i, quarters_db in enumerate(tone_db):
-            level_db = float(quarters_db.mean())
+        valid = [True] * len(tone_db)
+        for i, quarters_db in enumerate(tone_db.tolist()):
+            level_db = sum(quarters_db) / len(quarters_db)
             if self._tone_ref_db is None:
                 self._tone_ref_db = level_db
-            if np.abs(quarters_db - self._tone_ref_db).max() > self._tone_jump_db:
+            if max(abs(q - self._tone_ref_db) for q in quarters_db) > self._tone_jump_db:
                 self._off_level_run += 1
                 self._settle_left = self._settle_frames
                 if self._off_level_run >= self._adopt_frames:  # a new steady level, not a glitch
@@ -122,7 +146,7 @@ class DopplerSpectrogram:
             if self._settle_left > 0:
                 self._settle_left -= 1
                 valid[i] = False
-        return valid
+        return np.array(valid, dtype=bool)
 
     def compute(self, baseband: np.ndarray, start_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """A whole recording at once (its first sample at ``start_s``): same frames as streaming."""
