@@ -126,11 +126,12 @@ def synthetic_audio(rate_hz: int, n_mics: int, carrier_hz: float, seconds: float
     noise; laid out channel-major as a sound card callback's ``indata.T.copy()``. Made a
     second at a time, so no float64 copy of the whole input inflates a worker's peak memory."""
     rng = np.random.default_rng(0)
+    arrival = 2 * np.pi * np.random.default_rng(1).uniform(size=(n_mics, 1))  # the echo's phase at each mic
     n = int(seconds * rate_hz)
     audio = np.empty((n_mics, n), dtype=dtype)
     for start in range(0, n, rate_hz):
         t = np.arange(start, min(start + rate_hz, n)) / rate_hz
-        echo = 0.01 * np.cos(2 * np.pi * (carrier_hz + 150.0) * t + 3 * np.sin(2 * np.pi * 0.7 * t))
+        echo = 0.01 * np.cos(2 * np.pi * (carrier_hz + 150.0) * t + 3 * np.sin(2 * np.pi * 0.7 * t) + arrival)
         tone = 0.3 * np.cos(2 * np.pi * carrier_hz * t)
         audio[:, start : start + len(t)] = tone + echo + 1e-3 * rng.standard_normal((n_mics, len(t)))
     return audio

@@ -18,6 +18,29 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class MusicCancellerConfig(_Section):
+    """The multi-mic music-distortion canceller in the front end (docs/music.md)."""
+
+    enabled: bool = Field(True, description="remove the speaker's music distortion from the Doppler band")
+    min_mics: int = Field(
+        3, ge=3, description="with fewer mics the frames pass unchanged (2 mics cannot tell a person broadside from the speaker)"
+    )
+    gate_coherence: tuple[float, float] = Field(
+        (0.6, 0.85), description="coherence with the distortion's direction where removal starts and is complete"
+    )
+    adapt_coherence: float = Field(0.9, gt=0, lt=1, description="cells this coherent teach the distortion's direction")
+    rank: int = Field(3, ge=1, description="directions removed from distortion-dominated cells (at most mics − 2)")
+    adapt_s: float = Field(2.0, gt=0, description="time constant of learning the direction, in distortion-dominated frames")
+    update_s: float = Field(1.0, gt=0, description="the direction is updated this often")
+
+    @model_validator(mode="after")
+    def _gate_rises(self) -> "MusicCancellerConfig":
+        lo, hi = self.gate_coherence
+        if not 0 <= lo < hi <= 1:
+            raise ValueError("gate_coherence must be two values with 0 ≤ start < full ≤ 1")
+        return self
+
+
 class SimulationConfig(_Section):
     """How scenes are rendered (not what is in them: that is the scenario catalog)."""
 
@@ -94,6 +117,7 @@ class FrontendConfig(_Section):
     )
     tone_settle_s: float = Field(0.5, ge=0, description="frames stay no data this long after a tone level jump")
     tone_adopt_s: float = Field(2.0, gt=0, description="a new steady tone level is accepted after this long")
+    music: MusicCancellerConfig = MusicCancellerConfig()
 
     @model_validator(mode="after")
     def _frame_covers_hop(self) -> "FrontendConfig":

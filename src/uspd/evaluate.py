@@ -60,8 +60,9 @@ from uspd.parallel import map_jobs
 from uspd.plot import MOTION_COLOURS
 from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_doppler, scene_spectrogram
+from uspd.sim.render import iter_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
+from uspd.sim.scene import Scene
 
 HELD_OUT_SEED_START = 1_000_000  # evaluation seeds start here; training must use seeds below it
 WARMUP_S = 5.0  # the detector's floor settles from the first frame: alarms before this are not counted
@@ -174,18 +175,21 @@ def plan_scenes(settings: EvaluationSettings) -> list[SceneJob]:
     return jobs
 
 
-def run_scene(job: SceneJob, configs: dict[str, Config]) -> dict[str, SceneFrames]:
+def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = None) -> dict[str, SceneFrames]:
     """Render one scene block by block (once) and stream it through every configured chain
-    (detectors side by side, same frames); align truth to frames."""
-    scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
-    render_config = next(iter(configs.values()))  # simulation and front end are shared
+    (detectors side by side; chains with the same front-end settings share its frames);
+    align truth to frames. ``scene``: the job's scene already built (or altered)."""
+    if scene is None:
+        scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
+    render_config = next(iter(configs.values()))  # the simulation is shared
     hop_s = render_config.frontend.hop_s
-    spectrogram = scene_spectrogram(scene, render_config)
-    detections = {label: Detection(config, spectrogram.velocity_m_s) for label, config in configs.items()}
+    spectrograms = {c.frontend: scene_spectrogram(scene, c) for c in configs.values()}
+    detections = {label: Detection(c, spectrograms[c.frontend].velocity_m_s) for label, c in configs.items()}
     parts: dict[str, list[Decisions]] = {label: [] for label in configs}
-    for power, times in iter_doppler(scene, render_config, spectrogram):
+    for block in iter_baseband(scene, render_config.simulation):
+        frames = {frontend: spectrogram.process(block.signal) for frontend, spectrogram in spectrograms.items()}
         for label, detection in detections.items():
-            parts[label].append(detection.process(power, times))
+            parts[label].append(detection.process(*frames[configs[label].frontend]))
     truth = label_scene(scene, hop_s)
     decided = {label: Decisions.concatenate(p) for label, p in parts.items()}
     keep, row = truth.rows_at(next(iter(decided.values())).time_s, hop_s)  # every chain decides at the same hops

@@ -8,13 +8,15 @@ from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import FrontendConfig
+from uspd.frontend.music import MusicCanceller
 from uspd.physics import radial_speed_m_s
 
 _TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, gain) this fast
 
 
 class DopplerSpectrogram:
-    """Clutter high-pass, Hann STFT, power averaged over mics, cropped to ±max speed.
+    """Clutter high-pass, Hann STFT cropped to ±max speed, music-distortion canceller
+    (:class:`~uspd.frontend.music.MusicCanceller`, 3 or more mics), power averaged over mics.
 
     ``process`` keeps the filter state and unframed samples between blocks, so feeding a
     recording block by block gives the same frames as ``compute`` on all of it.
@@ -43,6 +45,7 @@ class DopplerSpectrogram:
         self._settle_frames = int(np.ceil(config.tone_settle_s / config.hop_s))
         self._adopt_frames = int(np.ceil(config.tone_adopt_s / config.hop_s))
         self._tone_alpha = 1.0 - np.exp(-config.hop_s / _TONE_TRACK_S)
+        self.canceller = MusicCanceller(config.music, n_bins=len(self.velocity_m_s), hop_s=config.hop_s)
         self.reset()
 
     def reset(self, start_s: float = 0.0) -> None:
@@ -53,41 +56,72 @@ class DopplerSpectrogram:
         self._tone_ref_db: float | None = None  # the steady tone level, dB
         self._settle_left = 0  # frames still ringing after a level jump
         self._off_level_run = 0  # consecutive frames away from the steady level
+        self.canceller.reset()
 
-    def process(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s)."""
+    def process(self, block: np.ndarray, part: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s).
+
+        ``part`` (same shape, given with every block or never): one additive part of the
+        blocks (the music alone, for measuring the canceller); its power after the same
+        filtering and per-cell cancellation comes third."""
+        n_mics = block.shape[0]
+        empty = (np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0))
+        empty = empty if part is None else (*empty, empty[0])
         if block.shape[-1] == 0:  # a short audio block may complete no baseband sample
-            return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
+            return empty
+        inputs = block if part is None else np.concatenate([block, part])
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
-            self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * block[None, :, :1]
-            self._pending = np.zeros((2 * block.shape[0], 0), dtype=np.complex64)
-        filtered, self._zi = signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
-        # raw samples ride along below the filtered ones: the frame means give the tone level
-        n_mics, n_pending = block.shape[0], self._pending.shape[1]
-        buffer = np.empty((2 * n_mics, n_pending + block.shape[1]), dtype=np.complex64)
+            self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * inputs[None, :, :1]
+            self._pending = np.zeros((n_mics + len(inputs), 0), dtype=np.complex64)
+        filtered, self._zi = signal.sosfilt(self._sos, inputs, axis=-1, zi=self._zi)
+        # raw samples ride along below the filtered ones: the frame means give the tone level;
+        # a measured part's filtered samples below those
+        n_pending = self._pending.shape[1]
+        buffer = np.empty((len(self._pending), n_pending + block.shape[1]), dtype=np.complex64)
         buffer[:, :n_pending] = self._pending
-        buffer[:n_mics, n_pending:] = filtered
-        buffer[n_mics:, n_pending:] = block
+        buffer[:n_mics, n_pending:] = filtered[:n_mics]
+        buffer[n_mics : 2 * n_mics, n_pending:] = block
+        buffer[2 * n_mics :, n_pending:] = filtered[n_mics:]
         n_frames = max(0, (buffer.shape[1] - self.frame) // self.hop + 1)
         if n_frames == 0:
             self._pending = buffer
-            return np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0)
+            return empty
         rows_bytes, sample_bytes = buffer.strides  # frames as a view: (rows, n_frames, frame), no copy
         frames = as_strided(buffer, shape=(len(buffer), n_frames, self.frame),
                             strides=(rows_bytes, self.hop * sample_bytes, sample_bytes), writeable=False)
-        spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
-        # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
-        squares = np.einsum("mfk,mfk->fk", spectra, spectra)
-        power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
+        raw = frames[n_mics : 2 * n_mics]
+        if not self.canceller.active(n_mics):
+            spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
+            # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
+            squares = np.einsum("mfk,mfk->fk", spectra, spectra)
+            power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
+            part_spectra = None if part is None else self._spectra(frames[2 * n_mics :])
+        else:
+            static_field = raw[:, 0].mean(axis=-1)  # read on the stream's first frame
+            if part is None:
+                spectra = self.canceller.process(self._spectra(frames[:n_mics]), static_field)
+            else:
+                spectra, part_spectra = self.canceller.process(self._spectra(frames[:n_mics]), static_field,
+                                                               part=self._spectra(frames[2 * n_mics :]))
+            power = (spectra.real**2 + spectra.imag**2).mean(axis=0)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
         quarter = self.frame // 4
-        quarters = frames[n_mics:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
+        quarters = raw[:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
         tone_db = 10.0 * np.log10((quarters.real**2 + quarters.imag**2).mean(axis=0) + 1e-30)  # (n_frames, 4)
-        power[~self._steady_tone(tone_db)] = 0.0
+        steady = self._steady_tone(tone_db)
+        power[~steady] = 0.0
         ends = (self._consumed + np.arange(n_frames) * self.hop + self.frame) / self.rate_hz
         drop = n_frames * self.hop
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
-        return power, ends
+        if part is None:
+            return power, ends
+        part_power = (part_spectra.real**2 + part_spectra.imag**2).mean(axis=0)
+        part_power[~steady] = 0.0
+        return power, ends, part_power
+
+    def _spectra(self, frames: np.ndarray) -> np.ndarray:
+        """(n_mics, n_frames, frame) → the kept bins' STFT cells (n_mics, n_frames, n_velocity)."""
+        return scipy.fft.fft(frames * self._window, axis=-1, workers=1)[..., self._keep_fft]
 
     def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
         """Per frame: is the pilot tone at its steady level, with the clutter filter settled?

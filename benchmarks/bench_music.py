@@ -1,0 +1,68 @@
+"""Cost of the music-distortion canceller: front end with it on and off, same run, one core.
+
+    python benchmarks/bench_music.py --out docs/benchmarks-music.md
+
+The audio is a rendered scene (tuning seed 5, real passband from the simulator) with loud
+music (``music_loud_empty``: the gate opens in most cells and the canceller removes
+there) and without (``empty_quiet``: it only checks). It streams through
+:class:`~uspd.frontend.stream.FrontEnd` in 1 s blocks, as ``uspd detect`` feeds it; times
+are CPU seconds of this process, best of ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+from pathlib import Path
+
+from bench_frontend import _cpu_s, _stream  # noqa: E402  (sets one BLAS thread before NumPy loads)
+
+import numpy as np  # noqa: E402
+
+from uspd.config import Config  # noqa: E402
+from uspd.frontend.stream import FrontEnd  # noqa: E402
+from uspd.music_study import chain_configs  # noqa: E402
+from uspd.sim.render import render_passband  # noqa: E402
+from uspd.sim.scenarios import build_scene  # noqa: E402
+
+DEVICES = (("7 mics @ 96 kHz", "smart_speaker_7", 96000), ("2 mics @ 48 kHz", "laptop_2", 48000))
+SCENARIOS = ("music_loud_empty", "empty_quiet")  # the gate open in most cells, and closed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    chains = chain_configs(Config())
+    rows = []
+    for (name, array, rate_hz), scenario in itertools.product(DEVICES, SCENARIOS):
+        scene = build_scene(scenario, 5, duration_s=args.seconds, array=array, sample_rate_hz=rate_hz)
+        audio = render_passband(scene, Config().simulation).signal
+        cpu = {}
+        for setting in ("off", "on"):
+            front = FrontEnd(rate_hz, scene.carrier_hz, chains[f"neural/{setting}"].frontend,
+                             speed_of_sound=scene.speed_of_sound_m_s)
+            cpu[setting] = _cpu_s(lambda: _stream(front, audio, rate_hz), args.repeats)
+        hops = args.seconds / chains["neural/on"].frontend.hop_s
+        rows.append(f"| {name} | {scenario} | {cpu['off'] / args.seconds:.4f} | {cpu['on'] / args.seconds:.4f} | "
+                    f"{cpu['on'] / cpu['off']:.2f} | {1e6 * (cpu['on'] - cpu['off']) / hops:.0f} µs |")
+        print(rows[-1], flush=True)
+    text = "\n".join([
+        "# Music canceller cost", "", "Made with", "", "    PYTHONPATH=src python benchmarks/bench_music.py --out docs/benchmarks-music.md", "",
+        f"One core ({platform.machine()}, NumPy {np.__version__}), CPU time, best of {args.repeats}; {args.seconds:g} s "
+        "of a rendered scene per device and scene in 1 s blocks. Front end = demodulator + Doppler spectrogram "
+        "(+ canceller).", "",
+        "| device | scene | front end real-time factor, canceller off | on | on / off | canceller per 20 ms hop |",
+        "|---|---|---:|---:|---:|---:|", *rows, "",
+        "With 2 mics the canceller passes frames through (docs/music.md), so its cost there is only the check.", "",
+    ])
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Music-distortion canceller: remove what the speaker's nonlinearity adds to the Doppler band.
+
+Music played through the device's own speaker modulates the pilot tone (intermodulation
+f0 ± f_music, cone Doppler): the *emitted* envelope carries sidebands exactly where
+Doppler lives. Everything the speaker emits reaches microphone k through the static room
+(direct path, walls, furniture), so in every frequency bin f of the Doppler STFT the
+distortion is H_k(f)·E(f): one signal E seen through one vector of transfer functions,
+the same in every frame while the room stands still (rank one across the mics). A
+person's reflections arrive from elsewhere, with another vector across the mics.
+
+Per bin the canceller keeps a unit vector h(f), the distortion's relative transfer
+function across the mics, and removes from each STFT cell its component in the
+distortion's subspace U(f) (h first, then up to ``rank`` − 1 further directions):
+
+    y = x − β · U Uᴴx,   β = ramp of the cell's coherence c = |hᴴx|² / |x|²
+
+β is 0 below ``gate_coherence[0]`` and 1 above ``gate_coherence[1]``. Measured on tuning
+rooms (7-mic array, seeds < 1,000,000; benchmarks/music_coherence.py, docs/music/coherence.md):
+distortion cells have c ≥ 0.96 (5th percentile), a walking person's cells a median of
+0.10 (99th percentile 0.63), noise 0.11 (99th percentile 0.55). So the gate takes the
+distortion out and leaves people and noise alone, and without music the Doppler frames
+stay what the detector was trained on.
+
+h(f) starts as the static field (the baseband's mean over the first frame: H(0), mostly
+the direct path), which alone removes 15–21 dB of distortion. Wall reflections turn H(f)
+with frequency and an 80 ms frame does not hold the whole room response, so the
+distortion spans a few dimensions per bin: its best 1, 2, 3 directions leave
+−25…−32, −31…−39, −34…−45 dB of it (tuning rooms, same benchmark). So U(f) follows the
+top eigenvectors of the covariance of *teaching* cells — those with c ≥ ``adapt_coherence``
+against this bin's h or a neighbouring bin's (H(f) turns smoothly, so learning spreads
+from the bins near 0 Hz where h(0) holds). The covariance is updated once per
+``update_s`` on the stream's own frame count, from the period's cells summed at once, so
+any block sizes give the frames of one whole-recording pass (streaming == batch).
+
+With fewer than ``min_mics`` mics the canceller passes frames through unchanged: two mics
+leave one dimension after the projection, and a person broadside to a laptop's pair
+(equal paths to both mics, like the speaker below them) would vanish with the music.
+
+>>> canceller = MusicCanceller(config, n_bins=120, hop_s=0.02)
+>>> spectra = canceller.process(spectra, static_field)   # (n_mics, n_frames, n_bins) complex
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from uspd.config import MusicCancellerConfig
+
+
+class MusicCanceller:
+    """Per-bin gated subspace canceller on STFT cells (see the module docstring).
+
+    State: ``basis`` (n_bins, n_mics, rank), the distortion's subspace per bin (``h`` its
+    first column); the energy-weighted covariance of teaching cells; the current update
+    period's teaching cells; the frame count.
+    """
+
+    def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
+        self.config = config
+        self.n_bins = n_bins
+        self._gate_lo, self._gate_hi = config.gate_coherence
+        self._update_frames = max(1, int(round(config.update_s / hop_s)))
+        self._alpha = hop_s / config.adapt_s  # weight of one teaching frame in the covariance
+        self.reset()
+
+    def reset(self) -> None:
+        self.basis: np.ndarray | None = None  # (n_bins, n_mics, rank) orthonormal; column 0 is h
+        self._covariance: np.ndarray | None = None  # (n_bins, n_mics, n_mics), energy-weighted
+        self._learned = np.zeros(self.n_bins, dtype=bool)  # the covariance holds cells (not h(0) alone)
+        self._taught: list[np.ndarray] = []  # this period's cells, zero where not teaching
+        self._frames = 0  # frames since the stream began
+
+    @property
+    def h(self) -> np.ndarray | None:
+        """(n_bins, n_mics) the distortion's direction per bin (unit vectors), once started."""
+        return None if self.basis is None else self.basis[..., 0]
+
+    def active(self, n_mics: int) -> bool:
+        return self.config.enabled and n_mics >= self.config.min_mics
+
+    def process(self, spectra: np.ndarray, static_field: np.ndarray | None,
+                part: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """spectra: (n_mics, n_frames, n_bins) complex STFT cells after clutter removal;
+        static_field: (n_mics,) the raw baseband's mean over the first frame, read only on
+        the stream's first call. Returns the cells with the distortion removed (same shape).
+
+        ``part``: cells of one additive part of ``spectra`` (the music-only part, for
+        measuring suppression), put through the same per-cell operation, returned second."""
+        n_mics, n_frames, _ = spectra.shape
+        if not self.active(n_mics) or n_frames == 0:
+            return spectra if part is None else (spectra, part)
+        if self.basis is None:
+            self._start(np.asarray(static_field, dtype=np.complex128))
+        out = np.empty_like(spectra)
+        part_out = None if part is None else np.empty_like(part)
+        done = 0
+        while done < n_frames:  # periods on the absolute frame count: the basis is fixed inside one
+            take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
+            period = slice(done, done + take)
+            out[:, period], removal = self._cancel(spectra[:, period])
+            if part is not None:
+                part_out[:, period] = part[:, period] - removal(part[:, period])
+            done += take
+            self._frames += take
+            if self._frames % self._update_frames == 0:
+                self._update()
+        return out if part is None else (out, part_out)
+
+    def _start(self, static_field: np.ndarray) -> None:
+        n_mics = len(static_field)
+        norm = np.linalg.norm(static_field)
+        h0 = static_field / norm if norm > 0 else np.full(n_mics, 1 / np.sqrt(n_mics), dtype=complex)
+        rank = min(self.config.rank, n_mics - 2)  # leave ≥ 2 dimensions for everything else
+        self.basis = np.zeros((self.n_bins, n_mics, rank), dtype=np.complex128)
+        self.basis[..., 0] = h0  # further directions stay zero (nothing removed) until learned
+        self._set_basis()
+        self._covariance = np.zeros((self.n_bins, n_mics, n_mics), dtype=np.complex128)
+
+    def _cancel(self, x: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """One update period's cells (n_mics, n_frames, n_bins) → cancelled, and the removal
+        β·UUᴴ(·) these cells got, as a function; keeps the teaching cells."""
+        rank = self.basis.shape[-1]
+        basis = self._projections[..., :rank]
+        # one product gives Uᴴx and the neighbouring bins' hᴴx (for teaching)
+        along = np.einsum("bmk,mtb->ktb", self._projections.conj(), x)
+        energy = np.maximum((x.real**2 + x.imag**2).sum(axis=0), np.finfo(np.float32).tiny)
+        coherence = np.abs(along[0]) ** 2 / energy
+        beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)
+
+        def removal(cells: np.ndarray) -> np.ndarray:
+            return np.einsum("bmr,rtb->mtb", basis, beta[None] * np.einsum("bmr,mtb->rtb", basis.conj(), cells))
+
+        out = x - np.einsum("bmr,rtb->mtb", basis, beta[None] * along[:rank]) if beta.any() else x
+        # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
+        # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
+        # into rooms whose wall reflections turn it far from h(0) at higher f.
+        best = np.abs(along[[0, rank, rank + 1]]).max(axis=0) ** 2 / energy
+        self._taught.append(x * (best >= self.config.adapt_coherence)[None])
+        return out, removal
+
+    def _set_basis(self) -> None:
+        """The vectors each cell is projected on, complex64 (n_bins, n_mics, rank + 2): the
+        basis, then the left and the right neighbour's h (zero beyond the band's edges)."""
+        h = self.basis[..., 0]
+        neighbours = np.zeros((self.n_bins, h.shape[1], 2), dtype=complex)
+        neighbours[1:, :, 0], neighbours[:-1, :, 1] = h[:-1], h[1:]
+        self._projections = np.concatenate([self.basis, neighbours], axis=-1).astype(np.complex64)
+
+    def _update(self) -> None:
+        """End of a period: fold its teaching cells into the covariance; the basis becomes its
+        top eigenvectors (h the first). The period's cells are summed at once, whatever blocks
+        brought them: the minor eigenvectors are nearly degenerate, and a sum in another order
+        would turn them."""
+        taught = np.concatenate(self._taught, axis=1)
+        self._taught = []
+        count = np.count_nonzero(taught.any(axis=0), axis=0)  # teaching cells per bin
+        seen = count > 0
+        if seen.any():
+            mean = np.einsum("itb,jtb->bij", taught[..., seen], taught[..., seen].conj()) / count[seen, None, None]
+            weight = np.where(self._learned[seen], 1.0 - (1.0 - self._alpha) ** count[seen], 1.0)
+            self._covariance[seen] += weight[:, None, None] * (mean - self._covariance[seen])
+            self._learned |= seen
+            vectors = np.linalg.eigh(self._covariance[seen])[1]  # ascending eigenvalues
+            self.basis[seen] = vectors[..., ::-1][..., : self.basis.shape[-1]]
+            self._set_basis()
