@@ -126,6 +126,7 @@ def test_settings_change_is_validated_saved_keeping_the_users_file_and_applied(t
     assert described["routines"] == [{"name": "hello", "trigger": "occupied", "enabled": True}]
 
     answer = client.put("/api/settings", json={"presence": {"hold_s": 90, "sensitive_threshold": 0.2},
+                                                "duty_cycle": {"off_s": 20},
                                                 "routines": {"hello": False}})
     assert answer.status_code == 200, answer.text
     assert answer.json()["saved"] is True
@@ -140,6 +141,7 @@ def test_settings_change_is_validated_saved_keeping_the_users_file_and_applied(t
     assert chain.detection.presence.config.hold_s == 180.0  # applied between blocks, not mid-block
     chain.process(*next(iter(source.blocks())))
     assert chain.detection.presence.config.hold_s == 90.0 and chain.engine.routines == []
+    assert chain.config.duty_cycle.off_s == 20.0 and saved.duty_cycle.off_s == 20.0
     assert client.get("/api/settings").json()["routines"][0]["enabled"] is False
 
 
@@ -151,6 +153,8 @@ def test_settings_change_is_validated_saved_keeping_the_users_file_and_applied(t
     ({"frontend": {"hop_s": 0.01}}, "'frontend.hop_s' is not a setting the dashboard changes"),
     ({"routines": {"nobody": False}}, "there is no routine named 'nobody'"),
     ({"routines": {"hello": "off"}}, "routine 'hello' must be switched with true or false"),
+    ({"duty_cycle": {"probe_s": 0}}, "bad value for 'duty_cycle.probe_s': Input should be greater than 0"),
+    ({"duty_cycle": {"enabled": True}}, "'duty_cycle.enabled' is not a setting the dashboard changes"),
 ])
 def test_invalid_settings_are_refused_in_one_sentence_and_change_nothing(tmp_path, changes, message):
     chain, _, feed, settings, path = _setup(tmp_path)

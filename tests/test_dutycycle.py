@@ -100,3 +100,27 @@ def test_day_cache_belongs_to_one_scene_and_config(tmp_path):
     other = CONFIG.model_copy(update={"duty_cycle": CONFIG.duty_cycle.model_copy(update={"off_s": 20.0})})
     with pytest.raises(ValueError, match="another scene or config"):
         run_day(scene, other, tmp_path)
+
+
+def test_duty_cycle_periods_changed_live_reach_the_scheduler(tmp_path):
+    """The dashboard's settings path: new periods given to the chain are the ones the
+    scheduler switches by (an off period of 5 s instead of 10 s)."""
+    scene = build_scene("walk_in", 21, duration_s=40.0)
+    source = SimulatedSource(scene, CONFIG)
+    with Journal(tmp_path / "events.sqlite3") as journal:
+        chain = LiveChain(CONFIG, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
+                          source_name=source.name)
+        shorter = CONFIG.duty_cycle.model_copy(update={"off_s": 5.0})
+        chain.update_settings(CONFIG.presence, {}, shorter)
+        run_live(source, chain, speed=None)
+    modes = source.cycler.transitions
+    offs = [(t, next(t2 for t2, m2 in modes if t2 > t)) for t, m in modes if m == "off" and t < modes[-1][0]]
+    assert offs and all(end - start == pytest.approx(5.0, abs=0.15) for start, end in offs)
+
+
+def test_a_probe_cycle_longer_than_the_hold_time_is_refused_when_the_config_loads():
+    from uspd.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match=r"duty_cycle.off_s \+ probe_s \(184 s\) must be shorter than presence.hold_s"):
+        config_from_dict({"duty_cycle": {"enabled": True, "off_s": 180}, "presence": {"hold_s": 180}})
+    assert config_from_dict({"duty_cycle": {"enabled": False, "off_s": 180}}).duty_cycle.off_s == 180

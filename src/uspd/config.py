@@ -353,6 +353,14 @@ class Config(_Section):
     routines: list[Routine] = Field(default_factory=list, description="[[routines]]: triggers → actions")
     dashboard: DashboardConfig = DashboardConfig()
 
+    @model_validator(mode="after")
+    def _probe_within_hold(self) -> "Config":
+        duty = self.duty_cycle
+        if duty.enabled and duty.off_s + duty.probe_s >= self.presence.hold_s:
+            raise ValueError(f"duty_cycle.off_s + probe_s ({duty.off_s + duty.probe_s:g} s) must be shorter than "
+                             f"presence.hold_s ({self.presence.hold_s:g} s), or an occupied room times out before the next probe")
+        return self
+
 
 class ConfigError(ValueError):
     """A configuration problem a user can fix; the message names the key."""

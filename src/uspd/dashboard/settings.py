@@ -29,7 +29,7 @@ import annotated_types
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from uspd.config import Config, ConfigError, PresenceConfig, config_from_dict
+from uspd.config import Config, ConfigError, DutyCycleConfig, PresenceConfig, config_from_dict
 from uspd.live.routines import load_routines
 
 
@@ -52,8 +52,10 @@ EDITABLE: tuple[Setting, ...] = (
     Setting("presence", "hold_s", "Vacant after no motion for", "Timing", "s", 10),
     Setting("presence", "departure_vacancy_s", "Vacant after someone leaves", "Timing", "s", 5),
     Setting("presence", "minor_occupy_s", "Small motion that occupies an empty room", "Timing", "s", 0.5),
+    Setting("duty_cycle", "off_s", "Tone off between probes", "Emission duty", "s", 5),
+    Setting("duty_cycle", "probe_s", "Probe that confirms presence", "Emission duty", "s", 0.5),
 )
-_SECTIONS = {"presence": PresenceConfig}
+_SECTIONS = {"presence": PresenceConfig, "duty_cycle": DutyCycleConfig}
 _BOUNDS = {annotated_types.Gt: "gt", annotated_types.Ge: "ge", annotated_types.Lt: "lt", annotated_types.Le: "le"}
 
 
@@ -65,7 +67,7 @@ class Settings:
     """The editable settings of one run: read from and saved to its config files."""
 
     def __init__(self, config: Config, path: Path | None,
-                 apply: Callable[[PresenceConfig, dict[str, bool]], None]) -> None:
+                 apply: Callable[[PresenceConfig, dict[str, bool], DutyCycleConfig], None]) -> None:
         self.config = config
         self.path = path
         self.apply = apply
@@ -91,7 +93,8 @@ class Settings:
         }
 
     def change(self, changes: dict) -> dict:
-        """Validate, save, apply; ``changes``: ``{"presence": {key: value}, "routines": {name: on}}``.
+        """Validate, save, apply; ``changes``: ``{"presence": {key: value}, "duty_cycle": {key: value},
+        "routines": {name: on}}``.
         Raises :class:`SettingsError` (nothing saved or applied) or OSError (not saved, not applied)."""
         with self._lock:
             config_doc = tomlkit.parse(tomlkit.dumps(self._unsaved)) if self.path is None else _read(self.path)
@@ -125,9 +128,9 @@ class Settings:
                 if routines_doc is not None and "routines" in changes:
                     write_atomic(Path(routines_path), tomlkit.dumps(routines_doc))
                 write_atomic(self.path, tomlkit.dumps(config_doc))
-            self.config = self.config.model_copy(update={"presence": config.presence})
+            self.config = self.config.model_copy(update={"presence": config.presence, "duty_cycle": config.duty_cycle})
             self.routines = routines
-            self.apply(config.presence, {r.name: r.enabled for r in routines})
+            self.apply(config.presence, {r.name: r.enabled for r in routines}, config.duty_cycle)
             return {**self.describe(), "saved": self.path is not None}
 
 

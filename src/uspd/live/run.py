@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from uspd.config import Config, PresenceConfig, Routine
+from uspd.config import Config, DutyCycleConfig, PresenceConfig, Routine
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.detect.presence import Event
 from uspd.emission import duty_stats
@@ -96,7 +96,7 @@ class LiveChain:
             self.states.start()
         self.listeners: list[Listener] = []
         self._settings_lock = threading.Lock()
-        self._pending_settings: tuple[PresenceConfig, dict[str, bool]] | None = None
+        self._pending_settings: tuple[PresenceConfig, dict[str, bool], DutyCycleConfig] | None = None
 
     def process(self, power: np.ndarray, time_s: np.ndarray) -> Decisions:
         """One block of Doppler frames → its decisions, after journaling and delivering them."""
@@ -107,19 +107,21 @@ class LiveChain:
             listener(power, decisions, firings)
         return decisions
 
-    def update_settings(self, presence: PresenceConfig, routines_on: dict[str, bool]) -> None:
-        """New presence settings and routines switched on or off by name, from any thread;
-        applied before the next block. Presence keeps its state (an occupied room stays
-        occupied under a new hold time); routines keep the definitions they started with."""
+    def update_settings(self, presence: PresenceConfig, routines_on: dict[str, bool],
+                        duty_cycle: DutyCycleConfig | None = None) -> None:
+        """New presence settings, routines switched on or off by name and new duty-cycle
+        periods, from any thread; applied before the next block. Presence keeps its state (an
+        occupied room stays occupied under a new hold time); routines keep the definitions
+        they started with; the duty-cycle scheduler takes its periods from ``config``."""
         with self._settings_lock:
-            self._pending_settings = (presence, dict(routines_on))
+            self._pending_settings = (presence, dict(routines_on), duty_cycle or self.config.duty_cycle)
 
     def _apply_settings(self) -> None:
         with self._settings_lock:
             pending, self._pending_settings = self._pending_settings, None
         if pending is not None:
-            presence, routines_on = pending
-            self.config = self.config.model_copy(update={"presence": presence})
+            presence, routines_on, duty_cycle = pending
+            self.config = self.config.model_copy(update={"presence": presence, "duty_cycle": duty_cycle})
             self.detection.presence.config = presence
             self._routines = [r.model_copy(update={"enabled": routines_on.get(r.name, r.enabled)}) for r in self._routines]
             self.engine.routines = [r for r in self._routines if r.enabled]
@@ -208,6 +210,7 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
             decisions = chain.process(power, times)
             events += decisions.events
             if cycler is not None:
+                cycler.config = chain.config.duty_cycle  # the dashboard may change its periods
                 chain.status.emission = cycler.update(decisions, source.rendered_s)
                 chain.status.duty_pct = duty_stats(cycler.gate, 0.0, source.rendered_s).duty_pct
         if on_block is not None:
