@@ -276,11 +276,14 @@ class ActionRunner:
         waiting: list[tuple[float, int, _Try]] = []  # (monotonic time due, order, try): retries
         order = itertools.count()
         while True:
-            wait_s = max(waiting[0][0] - time.monotonic(), 0.0) if waiting else None
-            try:
-                attempt = self._queue.get(timeout=wait_s)
-            except queue.Empty:
-                attempt = heapq.heappop(waiting)[2]
+            wait_s = waiting[0][0] - time.monotonic() if waiting else None
+            if wait_s is not None and wait_s <= 0:
+                attempt = heapq.heappop(waiting)[2]  # a due retry goes before newer work
+            else:
+                try:
+                    attempt = self._queue.get(timeout=wait_s)
+                except queue.Empty:
+                    attempt = heapq.heappop(waiting)[2]
             if attempt is None:
                 return
             error, permanent = self._deliver(attempt)
