@@ -10,7 +10,7 @@ unless the source is a sound card, which sets its own pace.
 Consumers of the per-frame outputs (the web dashboard) join ``chain.listeners``; each gets
 every block's Doppler power, decisions and firings. Settings change without a restart:
 :meth:`LiveChain.update_settings` may be called from any thread, and the chain applies the
-new presence settings and routines between two blocks, keeping its state.
+new presence settings, routines and duty-cycle periods between two blocks, keeping its state.
 
 >>> chain = LiveChain(config, source.velocity_m_s, journal=journal, timeline=timeline, source_name=source.name)
 >>> summary = run_live(source, chain, speed=None)        # as fast as possible
@@ -145,7 +145,8 @@ class LiveChain:
         self.journal.prune(datetime.now(timezone.utc) - timedelta(days=self.config.live.journal_keep_days))
 
     def close(self) -> None:
-        """Wait for running actions (webhooks, commands) to finish."""
+        """Wait for the webhooks and commands due now; retries not yet due stay pending in
+        the journal for the next run."""
         if self.runner is not None:
             self.runner.close()
 
