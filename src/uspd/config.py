@@ -73,6 +73,13 @@ class DutyCycleConfig(_Section):
     ramp_s: float = Field(0.02, gt=0, le=1.0, description="raised-cosine ramp of every switch (no clicks)")
     settle_s: float = Field(0.1, ge=0, le=1.0, description="after a switch-on, frames wait this long for the echoes to settle")
 
+    def check_within_hold(self, hold_s: float) -> None:
+        """An off period and its probe must fit in the presence hold time, or an occupied
+        room times out before the next probe (ValueError)."""
+        if self.off_s + self.probe_s >= hold_s:
+            raise ValueError(f"duty_cycle.off_s + probe_s ({self.off_s + self.probe_s:g} s) must be shorter than "
+                             f"presence.hold_s ({hold_s:g} s), or an occupied room times out before the next probe")
+
 
 class CalibrationConfig(_Section):
     """``uspd calibrate``: carrier and lowest level for a target range (docs/calibration.md)."""
@@ -355,10 +362,8 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _probe_within_hold(self) -> "Config":
-        duty = self.duty_cycle
-        if duty.enabled and duty.off_s + duty.probe_s >= self.presence.hold_s:
-            raise ValueError(f"duty_cycle.off_s + probe_s ({duty.off_s + duty.probe_s:g} s) must be shorter than "
-                             f"presence.hold_s ({self.presence.hold_s:g} s), or an occupied room times out before the next probe")
+        if self.duty_cycle.enabled:
+            self.duty_cycle.check_within_hold(self.presence.hold_s)
         return self
 
 

@@ -123,11 +123,8 @@ class DutyCycler:
     """
 
     def __init__(self, config: DutyCycleConfig, gate: ToneGate, hold_s: float | None = None) -> None:
-        if hold_s is not None and config.off_s + config.probe_s >= hold_s:
-            raise ValueError(
-                f"duty_cycle.off_s + probe_s ({config.off_s + config.probe_s:g} s) must be shorter than "
-                f"presence.hold_s ({hold_s:g} s), or an occupied room times out before the next probe"
-            )
+        if hold_s is not None:
+            config.check_within_hold(hold_s)
         self.config = config
         self.gate = gate
         self.mode: Mode = "continuous"
