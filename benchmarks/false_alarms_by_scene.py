@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from uspd.config import Config
-from uspd.evaluate import DISTRACTORS, WARMUP_S, EvaluationSettings, onsets, plan_scenes, run_scene
+from uspd.evaluate import DISTRACTORS, EvaluationSettings, false_onset_frames, plan_scenes, run_scene
 
 
 def main() -> None:
@@ -27,8 +27,7 @@ def main() -> None:
     per_array: dict[str, list[float]] = {}
     for job in (j for j in plan_scenes(settings) if j.group == args.group):
         frames = run_scene(job, {"default": Config()})["default"]
-        starts = onsets(frames.moving)
-        starts = starts[~frames.truth_occupied[starts] & (frames.time_s[starts] > WARMUP_S)]
+        starts = false_onset_frames(frames.moving, frames.truth_occupied, frames.time_s)
         print(f"{job.name} seed {job.seed}: {frames.array}, {frames.carrier_hz / 1000:.1f} kHz, "
               f"false onsets at {[round(float(t), 1) for t in frames.time_s[starts]]} s")
         tally = per_array.setdefault(frames.array, [0, 0.0])

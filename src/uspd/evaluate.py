@@ -304,10 +304,15 @@ def rate_per_hour(count: int, hours: float) -> dict:
     }
 
 
-def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndarray) -> int:
-    """Onsets of ``active`` after the warm-up in frames where nobody is in the room."""
+def false_onset_frames(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    """Frame indices of the onsets of ``active`` after the warm-up where nobody is in the room."""
     starts = onsets(active)
-    return int((~truth_occupied[starts] & (time_s[starts] > WARMUP_S)).sum())
+    return starts[~truth_occupied[starts] & (time_s[starts] > WARMUP_S)]
+
+
+def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndarray) -> int:
+    """How many false onsets (:func:`false_onset_frames`)."""
+    return len(false_onset_frames(active, truth_occupied, time_s))
 
 
 # --------------------------------------------------------------------------------------
