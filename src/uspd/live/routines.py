@@ -259,8 +259,10 @@ class ActionRunner:
         their routine configures now (its headers, its timeout)."""
         by_name = {routine.name: routine for routine in routines}
         for delivery in self.journal.pending("webhook") + self.journal.pending("command"):
-            data = json.loads(delivery.payload) if delivery.action == "webhook" else json.loads(delivery.target)
-            action = _configured_action(by_name.get(delivery.routine), delivery.action, delivery.target)
+            webhook = delivery.action == "webhook"
+            data = json.loads(delivery.payload if webhook else delivery.target)  # the body, or the expanded argv
+            action = _configured_action(by_name.get(delivery.routine), delivery.action,
+                                        delivery.target if webhook else data[0])
             if action is None:
                 self.journal.mark(delivery.id, "failed", f"routine '{delivery.routine}' no longer has this action",
                                   attempted=False)
@@ -339,15 +341,15 @@ class ActionRunner:
 _HTTP_PASSING = {408, 425, 429}  # client errors that a later try may not get
 
 
-def _configured_action(routine: Routine | None, action_type: str, target: str) -> WebhookAction | CommandAction | None:
-    """The action of ``routine`` that a journaled delivery came from (a webhook by its URL; a
-    command by its program), or None if the routine no longer has one."""
+def _configured_action(routine: Routine | None, action_type: str, key: str) -> WebhookAction | CommandAction | None:
+    """The action of ``routine`` that a journaled delivery came from (``key``: a webhook's URL,
+    a command's program), or None if the routine no longer has one."""
     if routine is None:
         return None
     for action in routine.actions:
-        if action_type == "webhook" and isinstance(action, WebhookAction) and action.url == target:
+        if action_type == "webhook" and isinstance(action, WebhookAction) and action.url == key:
             return action
-        if action_type == "command" and isinstance(action, CommandAction) and action.argv[0] == json.loads(target)[0]:
+        if action_type == "command" and isinstance(action, CommandAction) and action.argv[0] == key:
             return action
     return None
 
