@@ -37,7 +37,7 @@ leave one dimension after the projection, and a person broadside to a laptop's p
 (equal paths to both mics, like the speaker below them) would vanish with the music.
 
 >>> canceller = MusicCanceller(config, n_bins=120, hop_s=0.02)
->>> spectra = canceller.process(spectra, static_field)   # (n_mics, n_frames, n_bins) complex
+>>> cells = canceller.process(cells, static_field)   # (n_bins, n_frames, n_mics) complex
 """
 
 from __future__ import annotations
@@ -80,26 +80,28 @@ class MusicCanceller:
     def active(self, n_mics: int) -> bool:
         return self.config.enabled and n_mics >= self.config.min_mics
 
-    def process(self, spectra: np.ndarray, static_field: np.ndarray | None,
+    def process(self, cells: np.ndarray, static_field: np.ndarray | None,
                 part: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """spectra: (n_mics, n_frames, n_bins) complex STFT cells after clutter removal;
-        static_field: (n_mics,) the raw baseband's mean over the first frame, read only on
-        the stream's first call. Returns the cells with the distortion removed (same shape).
+        """cells: (n_bins, n_frames, n_mics) complex STFT cells after clutter removal (mics
+        last: every bin's projections are then one batched matrix product, ~10× faster than
+        an einsum over the mics); static_field: (n_mics,) the raw baseband's mean over the
+        first frame, read only on the stream's first call. Returns the cells with the
+        distortion removed (same shape).
 
-        ``part``: cells of one additive part of ``spectra`` (the music-only part, for
+        ``part``: cells of one additive part of ``cells`` (the music-only part, for
         measuring suppression), put through the same per-cell operation, returned second."""
-        n_mics, n_frames, _ = spectra.shape
+        _, n_frames, n_mics = cells.shape
         if not self.active(n_mics) or n_frames == 0:
-            return spectra if part is None else (spectra, part)
+            return cells if part is None else (cells, part)
         if self.basis is None:
             self._start(np.asarray(static_field, dtype=np.complex128))
-        out = np.empty_like(spectra)
+        out = np.empty_like(cells)
         part_out = None if part is None else np.empty_like(part)
         done = 0
         while done < n_frames:  # periods on the absolute frame count: the basis is fixed inside one
             take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
             period = slice(done, done + take)
-            out[:, period], removal = self._cancel(spectra[:, period])
+            out[:, period], removal = self._cancel(cells[:, period])
             if part is not None:
                 part_out[:, period] = part[:, period] - removal(part[:, period])
             done += take
@@ -119,49 +121,59 @@ class MusicCanceller:
         self._covariance = np.zeros((self.n_bins, n_mics, n_mics), dtype=np.complex128)
 
     def _cancel(self, x: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-        """One update period's cells (n_mics, n_frames, n_bins) → cancelled, and the removal
+        """One update period's cells (n_bins, n_frames, n_mics) → cancelled, and the removal
         β·UUᴴ(·) these cells got, as a function; keeps the teaching cells."""
         rank = self.basis.shape[-1]
-        basis = self._projections[..., :rank]
-        # one product gives Uᴴx and the neighbouring bins' hᴴx (for teaching)
-        along = np.einsum("bmk,mtb->ktb", self._projections.conj(), x)
-        energy = np.maximum((x.real**2 + x.imag**2).sum(axis=0), np.finfo(np.float32).tiny)
-        coherence = np.abs(along[0]) ** 2 / energy
-        beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)
+        along = x @ self._analysis  # Uᴴx and the neighbouring bins' hᴴx (for teaching): (n_bins, n_frames, rank + 2)
+        # |x|² and |along|² from (re, im) float pairs: one einsum each, no complex temporaries
+        energy = np.maximum(squared_norm(x), np.finfo(np.float32).tiny)
+        along_re_im = along.view(np.float32).reshape(*along.shape, 2)
+        coherence = squared_norm(along_re_im[..., 0, :]) / energy
+        beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)[..., None]
 
         def removal(cells: np.ndarray) -> np.ndarray:
-            return np.einsum("bmr,rtb->mtb", basis, beta[None] * np.einsum("bmr,mtb->rtb", basis.conj(), cells))
+            return (beta * (cells @ self._analysis[..., :rank])) @ self._synthesis
 
-        out = x - np.einsum("bmr,rtb->mtb", basis, beta[None] * along[:rank]) if beta.any() else x
+        out = x - (beta * along[..., :rank]) @ self._synthesis if beta.any() else x
         # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
         # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
         # into rooms whose wall reflections turn it far from h(0) at higher f.
-        best = np.abs(along[[0, rank, rank + 1]]).max(axis=0) ** 2 / energy
-        self._taught.append(x * (best >= self.config.adapt_coherence)[None])
+        best = np.maximum(coherence, squared_norm(along_re_im[..., rank:, :]).max(axis=-1) / energy)
+        self._taught.append(x * (best >= self.config.adapt_coherence)[..., None])
         return out, removal
 
     def _set_basis(self) -> None:
-        """The vectors each cell is projected on, complex64 (n_bins, n_mics, rank + 2): the
-        basis, then the left and the right neighbour's h (zero beyond the band's edges)."""
+        """The matrices each period's cells are multiplied by, complex64: ``_analysis``
+        (n_bins, n_mics, rank + 2) the conjugate basis, then the left and the right
+        neighbour's h (zero beyond the band's edges), and ``_synthesis`` (n_bins, rank,
+        n_mics) the basis transposed, which maps the removed components back onto the mics."""
         h = self.basis[..., 0]
         neighbours = np.zeros((self.n_bins, h.shape[1], 2), dtype=complex)
         neighbours[1:, :, 0], neighbours[:-1, :, 1] = h[:-1], h[1:]
-        self._projections = np.concatenate([self.basis, neighbours], axis=-1).astype(np.complex64)
+        self._analysis = np.concatenate([self.basis, neighbours], axis=-1).conj().astype(np.complex64)
+        self._synthesis = np.ascontiguousarray(self.basis.transpose(0, 2, 1), dtype=np.complex64)
 
     def _update(self) -> None:
         """End of a period: fold its teaching cells into the covariance; the basis becomes its
         top eigenvectors (h the first). The period's cells are summed at once, whatever blocks
         brought them: the minor eigenvectors are nearly degenerate, and a sum in another order
         would turn them."""
-        taught = np.concatenate(self._taught, axis=1)
+        taught = np.concatenate(self._taught, axis=1)  # (n_bins, n_frames, n_mics)
         self._taught = []
-        count = np.count_nonzero(taught.any(axis=0), axis=0)  # teaching cells per bin
+        count = np.count_nonzero(taught.any(axis=-1), axis=-1)  # teaching cells per bin
         seen = count > 0
         if seen.any():
-            mean = np.einsum("itb,jtb->bij", taught[..., seen], taught[..., seen].conj()) / count[seen, None, None]
+            cells = np.ascontiguousarray(taught[seen].transpose(2, 1, 0))
+            mean = np.einsum("itb,jtb->bij", cells, cells.conj()) / count[seen, None, None]
             weight = np.where(self._learned[seen], 1.0 - (1.0 - self._alpha) ** count[seen], 1.0)
             self._covariance[seen] += weight[:, None, None] * (mean - self._covariance[seen])
             self._learned |= seen
             vectors = np.linalg.eigh(self._covariance[seen])[1]  # ascending eigenvalues
             self.basis[seen] = vectors[..., ::-1][..., : self.basis.shape[-1]]
             self._set_basis()
+
+
+def squared_norm(x: np.ndarray) -> np.ndarray:
+    """Σ |x|² over the last axis of complex64 x (or of float32 x: its (re, im) pairs) → float32."""
+    pairs = x.view(np.float32) if np.iscomplexobj(x) else x
+    return np.einsum("...j,...j->...", pairs, pairs)

@@ -8,7 +8,7 @@ from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import FrontendConfig
-from uspd.frontend.music import MusicCanceller
+from uspd.frontend.music import MusicCanceller, squared_norm
 from uspd.physics import radial_speed_m_s
 
 _TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, gain) this fast
@@ -95,15 +95,15 @@ class DopplerSpectrogram:
             # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
             squares = np.einsum("mfk,mfk->fk", spectra, spectra)
             power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
-            part_spectra = None if part is None else self._spectra(frames[2 * n_mics :])
+            part_cells = None if part is None else self._cells(frames[2 * n_mics :])
         else:
             static_field = raw[:, 0].mean(axis=-1)  # read on the stream's first frame
             if part is None:
-                spectra = self.canceller.process(self._spectra(frames[:n_mics]), static_field)
+                cells = self.canceller.process(self._cells(frames[:n_mics]), static_field)
             else:
-                spectra, part_spectra = self.canceller.process(self._spectra(frames[:n_mics]), static_field,
-                                                               part=self._spectra(frames[2 * n_mics :]))
-            power = (spectra.real**2 + spectra.imag**2).mean(axis=0)
+                cells, part_cells = self.canceller.process(self._cells(frames[:n_mics]), static_field,
+                                                           part=self._cells(frames[2 * n_mics :]))
+            power = _mean_power(cells)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
         quarter = self.frame // 4
         quarters = raw[:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
@@ -115,13 +115,16 @@ class DopplerSpectrogram:
         self._pending, self._consumed = buffer[:, drop:], self._consumed + drop
         if part is None:
             return power, ends
-        part_power = (part_spectra.real**2 + part_spectra.imag**2).mean(axis=0)
+        part_power = _mean_power(part_cells)
         part_power[~steady] = 0.0
         return power, ends, part_power
 
-    def _spectra(self, frames: np.ndarray) -> np.ndarray:
-        """(n_mics, n_frames, frame) → the kept bins' STFT cells (n_mics, n_frames, n_velocity)."""
-        return scipy.fft.fft(frames * self._window, axis=-1, workers=1)[..., self._keep_fft]
+    def _cells(self, frames: np.ndarray) -> np.ndarray:
+        """(n_mics, n_frames, frame) → the kept bins' STFT cells in the canceller's layout,
+        (n_velocity, n_frames, n_mics), C-contiguous (one gather, no extra copy)."""
+        spectra = scipy.fft.fft(frames * self._window, axis=-1, workers=1)
+        cells = np.empty((len(self._keep_fft), *spectra.shape[1::-1]), dtype=spectra.dtype)
+        return np.take(spectra.transpose(2, 1, 0), self._keep_fft, axis=0, out=cells)
 
     def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
         """Per frame: is the pilot tone at its steady level, with the clutter filter settled?
@@ -154,3 +157,9 @@ class DopplerSpectrogram:
         out = self.process(baseband)
         self.reset()
         return out
+
+
+def _mean_power(cells: np.ndarray) -> np.ndarray:
+    """STFT cells (n_velocity, n_frames, n_mics) → power averaged over the mics, (n_frames, n_velocity)."""
+    squares = squared_norm(cells)
+    return np.divide(squares.T, cells.shape[-1], out=np.empty(squares.shape[::-1], dtype=squares.dtype))
