@@ -125,10 +125,9 @@ class MusicCanceller:
         β·UUᴴ(·) these cells got, as a function; keeps the teaching cells."""
         rank = self.basis.shape[-1]
         along = x @ self._analysis  # Uᴴx and the neighbouring bins' hᴴx (for teaching): (n_bins, n_frames, rank + 2)
-        # |x|² and |along|² from (re, im) float pairs: one einsum each, no complex temporaries
         energy = np.maximum(squared_norm(x), np.finfo(np.float32).tiny)
-        along_re_im = along.view(np.float32).reshape(*along.shape, 2)
-        coherence = squared_norm(along_re_im[..., 0, :]) / energy
+        along_squared = np.abs(along) ** 2
+        coherence = along_squared[..., 0] / energy
         beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)[..., None]
 
         def removal(cells: np.ndarray) -> np.ndarray:
@@ -138,7 +137,7 @@ class MusicCanceller:
         # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
         # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
         # into rooms whose wall reflections turn it far from h(0) at higher f.
-        best = np.maximum(coherence, squared_norm(along_re_im[..., rank:, :]).max(axis=-1) / energy)
+        best = along_squared[..., [0, rank, rank + 1]].max(axis=-1) / energy
         self._taught.append(x * (best >= self.config.adapt_coherence)[..., None])
         return out, removal
 
@@ -173,7 +172,8 @@ class MusicCanceller:
             self._set_basis()
 
 
-def squared_norm(x: np.ndarray) -> np.ndarray:
-    """Σ |x|² over the last axis of complex64 x (or of float32 x: its (re, im) pairs) → float32."""
-    pairs = x.view(np.float32) if np.iscomplexobj(x) else x
-    return np.einsum("...j,...j->...", pairs, pairs)
+def squared_norm(cells: np.ndarray) -> np.ndarray:
+    """Σ |x|² over the mics of cells (n_bins, n_frames, n_mics) complex64 → (n_bins, n_frames)
+    float32: one einsum over the (re, im) pairs, no complex temporaries (~4× faster)."""
+    pairs = cells.view(np.float32)
+    return np.einsum("btj,btj->bt", pairs, pairs)
