@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-from numpy.lib.stride_tricks import as_strided
 from scipy import signal
 
 from uspd.config import FrontendConfig
@@ -87,8 +86,8 @@ class DopplerSpectrogram:
             self._pending = buffer
             return empty
         rows_bytes, sample_bytes = buffer.strides  # frames as a view: (rows, n_frames, frame), no copy
-        frames = as_strided(buffer, shape=(len(buffer), n_frames, self.frame),
-                            strides=(rows_bytes, self.hop * sample_bytes, sample_bytes), writeable=False)
+        frames = np.ndarray((len(buffer), n_frames, self.frame), buffer.dtype, buffer,
+                            strides=(rows_bytes, self.hop * sample_bytes, sample_bytes))
         raw = frames[n_mics : 2 * n_mics]
         if not self.canceller.active(n_mics):
             spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
@@ -97,7 +96,7 @@ class DopplerSpectrogram:
             power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
             part_cells = None if part is None else self._cells(frames[2 * n_mics :])
         else:
-            static_field = raw[:, 0].mean(axis=-1)  # read on the stream's first frame
+            static_field = raw[:, 0].mean(axis=-1) if self.canceller.basis is None else None  # the stream's first frame
             if part is None:
                 cells = self.canceller.process(self._cells(frames[:n_mics]), static_field)
             else:
@@ -106,8 +105,8 @@ class DopplerSpectrogram:
             power = _mean_power(cells)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
         quarter = self.frame // 4
-        quarters = raw[:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).mean(axis=-1)
-        tone_db = 10.0 * np.log10((quarters.real**2 + quarters.imag**2).mean(axis=0) + 1e-30)  # (n_frames, 4)
+        quarters = raw[:, :, : 4 * quarter].reshape(n_mics, n_frames, 4, quarter).sum(axis=-1) / quarter  # means:
+        tone_db = 10.0 * np.log10((quarters.real**2 + quarters.imag**2).sum(axis=0) / n_mics + 1e-30)  # np.mean's wrapper costs more
         steady = self._steady_tone(tone_db)
         power[~steady] = 0.0
         ends = (self._consumed + np.arange(n_frames) * self.hop + self.frame) / self.rate_hz
