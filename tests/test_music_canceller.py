@@ -114,3 +114,32 @@ def test_music_study_on_two_rooms_measures_suppression_and_false_alarms(tmp_path
     assert summary["major_detection"]["music"]["neural/on"]["events"] >= 1
     paths = write_study(summary, tmp_path, "test")
     assert "Distortion suppression" in paths[1].read_text()
+
+
+def test_each_cell_loses_its_gated_projection_on_the_learned_subspace():
+    """y = x − β·UUᴴx cell by cell, β the gate's ramp of |hᴴx|²/|x|²: the batched products
+    over (bins, frames, mics) give what the formula gives for every cell."""
+    from uspd.frontend.music import MusicCanceller
+
+    config = Config().frontend.music
+    rng = np.random.default_rng(3)
+    n_bins, n_mics, period = 6, 7, int(round(config.update_s / 0.02))
+    canceller = MusicCanceller(config, n_bins=n_bins, hop_s=0.02)
+    h = rng.standard_normal(n_mics) + 1j * rng.standard_normal(n_mics)
+
+    def cells(direction_gain: np.ndarray) -> np.ndarray:
+        noise = rng.standard_normal((n_bins, len(direction_gain), n_mics)) * (1 + 1j) / 2
+        return (direction_gain[None, :, None] * h / np.linalg.norm(h) + noise).astype(np.complex64)
+
+    canceller.process(cells(np.full(period, 20.0)), h)  # one period of distortion: the subspace is learned
+    basis = canceller.basis.copy()
+    assert np.count_nonzero(np.abs(basis[..., 1:]).sum(axis=1) > 0.5) == n_bins * (basis.shape[-1] - 1)
+    x = cells(np.linspace(0.0, 6.0, 40))  # from noise alone to distortion-dominated cells
+    y = canceller.process(x, None)
+
+    along = np.einsum("bmr,btm->btr", basis.conj(), x.astype(np.complex128))
+    coherence = np.abs(along[..., 0]) ** 2 / (np.abs(x.astype(np.complex128)) ** 2).sum(axis=-1)
+    beta = np.clip((coherence - config.gate_coherence[0]) / np.diff(config.gate_coherence), 0.0, 1.0)
+    expected = x - np.einsum("bmr,btr->btm", basis, beta[..., None] * along)
+    assert (beta == 0).any() and (beta == 1).any() and ((beta > 0) & (beta < 1)).any()  # the whole gate
+    np.testing.assert_allclose(y, expected, rtol=0, atol=2e-5 * np.abs(x).max())
