@@ -112,6 +112,32 @@ class CalibrationConfig(_Section):
         return self
 
 
+class SoundCardConfig(_Section):
+    """A real sound card's nominal design, for ``uspd calibrate --device`` (docs/calibration.md#a-real-sound-card).
+
+    The geometry is required unless the card's microphone count fits one preset alone
+    (1: ``single``, 2: ``laptop_2``, 7: ``smart_speaker_7``); the sensitivities default to
+    a typical small tweeter and MEMS microphone (the simulator's nominal unit)."""
+
+    array: Optional[str] = Field(None, description="mic-array preset: single, laptop_2 or smart_speaker_7")
+    mic_offsets_m: Optional[list[tuple[float, float, float]]] = Field(
+        None, description="each mic's offset from the device centre (x forward, z up), metres; instead of array"
+    )
+    speaker_offset_m: Optional[tuple[float, float, float]] = Field(
+        None, description="the speaker's offset from the device centre, metres (with mic_offsets_m)"
+    )
+    speaker_sensitivity_db_spl: float = Field(95.0, gt=40, lt=140, description="datasheet SPL at 1 m of a full-scale sine")
+    mic_sensitivity_dbfs_per_pa: float = Field(-26.0, lt=0, description="datasheet mic sensitivity, dBFS per Pa")
+
+    @model_validator(mode="after")
+    def _one_geometry(self) -> "SoundCardConfig":
+        if self.array is not None and self.mic_offsets_m is not None:
+            raise ValueError("give either array or mic_offsets_m, not both")
+        if (self.mic_offsets_m is None) != (self.speaker_offset_m is None):
+            raise ValueError("mic_offsets_m and speaker_offset_m go together")
+        return self
+
+
 class FrontendConfig(_Section):
     """Doppler spectrogram settings shared by files and live streams."""
 
@@ -351,6 +377,7 @@ class Config(_Section):
     emission: EmissionConfig = EmissionConfig()
     duty_cycle: DutyCycleConfig = DutyCycleConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    soundcard: SoundCardConfig = SoundCardConfig()
     frontend: FrontendConfig = FrontendConfig()
     detect: DetectConfig = DetectConfig()
     baseline: BaselineConfig = BaselineConfig()

@@ -96,6 +96,42 @@ def stream_problem(status_flags: dict[str, bool]) -> str | None:
     return "; ".join(problems) or None
 
 
+@dataclass(frozen=True)
+class Card:
+    """A duplex device as PortAudio reports it."""
+
+    device: int | str | None  # what PortAudio was asked for: index, name or None (the default)
+    name: str
+    n_inputs: int
+    rates_hz: tuple[int, ...]  # the preferred rates it supports, fastest first
+
+    @property
+    def id(self) -> str:
+        """Its calibration is kept under this: the name survives re-plugging and reboots, the index does not."""
+        return f"soundcard:{self.name}"
+
+
+def find_card(sd, device: int | str | None) -> Card:
+    """The device's name, microphone count and supported rates, or a :class:`SoundCardError`."""
+    try:
+        info = sd.query_devices(device, "input")
+    except (sd.PortAudioError, ValueError) as err:
+        raise SoundCardError(f"no usable input device {device if device is not None else '(default)'}: {err}") from None
+    if int(info["max_input_channels"]) < 1:
+        raise SoundCardError(f"device {info['name']} has no microphone inputs")
+
+    def supports(rate_hz: int) -> bool:
+        try:
+            sd.check_input_settings(device, samplerate=rate_hz)
+            sd.check_output_settings(device, samplerate=rate_hz, channels=1)
+            return True
+        except (sd.PortAudioError, ValueError):
+            return False
+
+    return Card(device, str(info["name"]), int(info["max_input_channels"]),
+                tuple(r for r in PREFERRED_RATES_HZ if supports(r)))
+
+
 class SoundCardSource:
     """Duplex stream: the tone out, the mics in, through the front end to Doppler frames.
 
@@ -113,19 +149,13 @@ class SoundCardSource:
         self.config = config
         self.device = device
         self.on_problem = on_problem
-        try:
-            info = self.sd.query_devices(device, "input")
-        except (self.sd.PortAudioError, ValueError) as err:
-            raise SoundCardError(f"no usable input device {device if device is not None else '(default)'}: {err}") from None
-        self.n_channels = int(info["max_input_channels"])
-        if self.n_channels < 1:
-            raise SoundCardError(f"device {info['name']} has no microphone inputs")
-        rates = [r for r in PREFERRED_RATES_HZ if self._supports(r)]
-        self.plan = plan_audio(rates, config.emission.carrier_hz)
+        card = find_card(self.sd, device)
+        self.n_channels = card.n_inputs
+        self.plan = plan_audio(list(card.rates_hz), config.emission.carrier_hz)
         self.carrier_hz, self.level_dbfs = self.plan.carrier_hz, config.emission.level_dbfs
         for warning in self.plan.warnings:
             on_problem(warning)
-        self.name = f"soundcard:{info['name']}"
+        self.name = card.id
         from uspd.detect.file import baseband_rate_for
 
         self._front = FrontEnd(self.plan.sample_rate_hz, self.plan.carrier_hz, config.frontend,
@@ -137,14 +167,6 @@ class SoundCardSource:
         self._phase = 0
         self.problems = 0
         self.dropped_blocks = 0  # audio blocks the detector was too slow to take
-
-    def _supports(self, rate_hz: int) -> bool:
-        try:
-            self.sd.check_input_settings(self.device, samplerate=rate_hz)
-            self.sd.check_output_settings(self.device, samplerate=rate_hz, channels=1)
-            return True
-        except (self.sd.PortAudioError, ValueError):
-            return False
 
     def stop(self) -> None:
         self._stopped = True
