@@ -118,3 +118,27 @@ def test_calibrate_cli_on_a_sound_card_saves_rechecks_and_refuses_a_muted_speake
     muted = runner.invoke(app, ["calibrate", "--soundcard", "--store", str(tmp_path / "other.json")])
     assert muted.exit_code == 2 and "barely hear the speaker" in muted.output
     assert not (tmp_path / "other.json").exists()
+
+
+def test_uspd_run_on_a_calibrated_card_plays_its_carrier_and_level(room, monkeypatch, tmp_path):
+    from uspd.cli import _live_source
+
+    card = LoopbackCard(room, name="USB array")
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
+    fresh, _ = _live_source(CONFIG, "living_room_day", 0, None, False, None, True, "0", tmp_path / "events.sqlite3")
+    assert fresh.calibration is None and fresh.carrier_hz == CONFIG.emission.carrier_hz  # not calibrated: the config's tone
+    result = CliRunner().invoke(app, ["calibrate", "--device", "0", "--store", str(tmp_path / "calibration.json")])
+    assert result.exit_code == 0, result.output
+    saved = CalibrationStore(tmp_path / "calibration.json").load("soundcard:USB array")
+    assert saved.carrier_hz != CONFIG.emission.carrier_hz  # so the tone below is the calibration's, not the config's
+
+    source, _ = _live_source(CONFIG, "living_room_day", 0, None, False, None, True, "0", tmp_path / "events.sqlite3")
+    assert source.calibration == saved and (source.carrier_hz, source.level_dbfs) == (saved.carrier_hz, saved.level_dbfs)
+    start = len(card.played)
+    for i, _ in enumerate(source.blocks()):
+        if i == 4:
+            source.stop()
+    played = card.played[start:]
+    assert np.max(np.abs(played)) == pytest.approx(10 ** (saved.level_dbfs / 20), rel=1e-3)
+    spectrum = np.abs(np.fft.rfft(played))
+    assert np.argmax(spectrum) * 96000 / len(played) == pytest.approx(saved.carrier_hz, abs=20.0)

@@ -478,25 +478,27 @@ def _sound_device(device: Optional[str]) -> int | str | None:
 def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passband: bool, wav: Optional[Path],
                  soundcard: bool, device: Optional[str], journal: Optional[Path]):
     """The source of `uspd run` and `uspd serve`, and the wall time its stream starts at; a
-    simulated unit plays at its saved calibration, when `uspd calibrate` made one."""
+    simulated unit or a sound card plays at its saved calibration, when `uspd calibrate` made one."""
     from datetime import datetime
 
+    from uspd.calibrate import CalibrationStore
+
+    store = CalibrationStore(_calibration_path(None, journal, cfg))  # saved by `uspd calibrate` per unit or card
     if soundcard:
         from uspd.live.soundcard import SoundCardSource
 
-        source = SoundCardSource(cfg, device=_sound_device(device),
+        source = SoundCardSource(cfg, device=_sound_device(device), calibrations=store,
                                  on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False))
         return source, datetime.now().astimezone()
     if wav is not None:
         from uspd.live.sources import WavSource
 
         return WavSource(wav, cfg), datetime.now().astimezone()
-    from uspd.calibrate import CalibrationStore, simulated_device_id
+    from uspd.calibrate import simulated_device_id
     from uspd.live.sources import SimulatedSource
     from uspd.sim.scenarios import build_scene
 
-    store = CalibrationStore(_calibration_path(None, journal, cfg))
-    calibration = store.load(simulated_device_id(scenario, seed))  # saved by `uspd calibrate` for this unit
+    calibration = store.load(simulated_device_id(scenario, seed))
     source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband,
                              calibration=calibration)
     hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))

@@ -17,11 +17,16 @@ import queue
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from uspd.config import Config
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
+from uspd.sim.scene import NYQUIST_GUARD_HZ
+
+if TYPE_CHECKING:
+    from uspd.calibrate import CalibrationStore
 
 PREFERRED_RATES_HZ = (192000, 96000, 48000, 44100)
 LOW_RATE_CARRIER_HZ = 20000.0  # the highest tone a 44.1/48 kHz device reproduces with room to spare
@@ -141,21 +146,30 @@ class SoundCardSource:
     """
 
     paced = True
-    calibration = None  # a sound card plays the configured carrier and level (calibration: simulated units so far)
     duration_s = None
 
-    def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print) -> None:
+    def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print,
+                 calibrations: CalibrationStore | None = None) -> None:
         self.sd = _sounddevice()
         self.config = config
         self.device = device
         self.on_problem = on_problem
         card = find_card(self.sd, device)
         self.n_channels = card.n_inputs
+        self.name = card.id
         self.plan = plan_audio(list(card.rates_hz), config.emission.carrier_hz)
-        self.carrier_hz, self.level_dbfs = self.plan.carrier_hz, config.emission.level_dbfs
+        self.calibration = calibrations.load(card.id) if calibrations is not None else None
+        if self.calibration is not None:  # `uspd calibrate --device` measured this card: its carrier and level
+            if self.calibration.carrier_hz <= self.plan.sample_rate_hz / 2 - NYQUIST_GUARD_HZ:
+                self.plan = AudioPlan(self.plan.sample_rate_hz, self.calibration.carrier_hz, ())
+            else:
+                on_problem(f"the saved calibration's {self.calibration.carrier_hz / 1000:g} kHz carrier does not fit the "
+                           f"card's {self.plan.sample_rate_hz / 1000:g} kHz rate: calibrate it again")
+                self.calibration = None
+        self.carrier_hz = self.plan.carrier_hz
+        self.level_dbfs = self.calibration.level_dbfs if self.calibration is not None else config.emission.level_dbfs
         for warning in self.plan.warnings:
             on_problem(warning)
-        self.name = card.id
         from uspd.detect.file import baseband_rate_for
 
         self._front = FrontEnd(self.plan.sample_rate_hz, self.plan.carrier_hz, config.frontend,
@@ -172,7 +186,7 @@ class SoundCardSource:
         self._stopped = True
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
-        rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.config.emission.level_dbfs / 20)
+        rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.level_dbfs / 20)
         n = np.arange(self._phase, self._phase + frames)
         outdata[:, 0] = amplitude * np.sin(2 * np.pi * self.plan.carrier_hz * n / rate)
         self._phase += frames
