@@ -89,8 +89,8 @@ def test_calibrating_through_the_card_chooses_as_the_simulation_does(unit, room)
     assert heard.carrier_hz == rendered.carrier_hz
     assert heard.level_dbfs == pytest.approx(rendered.level_dbfs, abs=LEVEL_TOLERANCE_DB)
     assert heard.spl_db == pytest.approx(rendered.spl_db, abs=LEVEL_TOLERANCE_DB)
-    for a, b in zip(heard.candidates, rendered.candidates):
-        assert a.probe.coupling_db == pytest.approx(b.probe.coupling_db, abs=0.1)
+    for a, b in zip(heard.candidates, rendered.candidates):  # near Nyquist the response nears the noise in its mean
+        assert a.probe.coupling_db == pytest.approx(b.probe.coupling_db, abs=0.1 if b.probe.coupling_db > -40 else 0.5)
 
 
 def test_calibrate_cli_on_a_sound_card_saves_rechecks_and_refuses_a_muted_speaker(unit, room, monkeypatch, tmp_path):

@@ -58,9 +58,51 @@ class RoomLoopback:
         self.ambient = render_passband(quiet, config, tone_gate=ToneGate(initially_on=False)).signal  # (n_mics, m)
         self.sample_rate_hz = rate
 
-    def ambient_at(self, start: int, n: int) -> np.ndarray:
-        """The room's own sound over stream samples [start, start + n) (looped)."""
-        return self.ambient[:, (start + np.arange(n)) % self.ambient.shape[1]]
+    length = None  # endless
+
+    @property
+    def n_mics(self) -> int:
+        return self.taps.shape[0]
+
+    def answer(self, drive: np.ndarray, start: int, n: int, delay: int) -> np.ndarray:
+        """(n_mics, n) the mics record over stream samples [start, start + n) when what the card
+        played (``drive``, from stream sample 0) leaves the speaker ``delay`` samples late."""
+        taps = self.taps
+        first = start - (delay - self.lead) - (taps.shape[1] - 1)  # earliest drive sample reaching the block
+        window = np.zeros(n + taps.shape[1] - 1)
+        lo, hi = max(first, 0), min(first + len(window), len(drive))
+        if hi > lo:
+            window[lo - first : hi - first] = drive[lo:hi]
+        echo = signal.oaconvolve(window[None, :], taps, mode="valid", axes=-1)
+        return echo + self.ambient[:, (start + np.arange(n)) % self.ambient.shape[1]]
+
+
+class EchoRecording:
+    """A scene's recording with its tone on (``full``) and off (``ambient``), both (n_mics, m):
+    the mics hear the ambient sound plus the tone's echoes (``full − ambient``) scaled by the
+    envelope of what the card played, demodulated at ``carrier_hz`` over 1 ms, relative to
+    a ``level_dbfs`` tone: the echoes follow the tone's ramps and level, a tone at another
+    carrier makes none. The echoes' Doppler and the walk are the scene's own; the card ends
+    with the recording."""
+
+    _RMS_S = 0.001
+
+    def __init__(self, full: np.ndarray, ambient: np.ndarray, carrier_hz: float, level_dbfs: float,
+                 sample_rate_hz: int) -> None:
+        self.echoes, self.ambient = full - ambient, ambient
+        self.carrier_hz, self.amplitude, self.sample_rate_hz = carrier_hz, 10 ** (level_dbfs / 20), sample_rate_hz
+        self.n_mics, self.length = full.shape
+
+    def answer(self, drive: np.ndarray, start: int, n: int, delay: int) -> np.ndarray:
+        width = int(self._RMS_S * self.sample_rate_hz)
+        first = start - delay - width + 1
+        window = np.zeros(n + width - 1)
+        lo, hi = max(first, 0), min(first + len(window), len(drive))
+        if hi > lo:
+            window[lo - first : hi - first] = drive[lo:hi]
+        baseband = window * np.exp(-2j * np.pi * self.carrier_hz / self.sample_rate_hz * (first + np.arange(len(window))))
+        envelope = 2 * np.abs(np.convolve(baseband, np.ones(width) / width, mode="valid")) / self.amplitude
+        return self.ambient[:, start : start + n] + self.echoes[:, start : start + n] * envelope
 
 
 class LoopbackCard:
@@ -79,7 +121,7 @@ class LoopbackCard:
         self.opens = 0
 
     def query_devices(self, device=None, kind=None):
-        return {"name": self.name, "max_input_channels": self.room.taps.shape[0], "max_output_channels": 1}
+        return {"name": self.name, "max_input_channels": self.room.n_mics, "max_output_channels": 1}
 
     def check_input_settings(self, device, samplerate):
         if samplerate != self.rate:
@@ -89,20 +131,13 @@ class LoopbackCard:
         self.check_input_settings(device, samplerate)
 
     def Stream(self, *, device, samplerate, blocksize, channels, dtype, callback):
-        assert (samplerate, channels, dtype) == (self.rate, (self.room.taps.shape[0], 1), "float32")
+        assert (samplerate, channels, dtype) == (self.rate, (self.room.n_mics, 1), "float32")
         return _LoopbackStream(self, blocksize, callback)
 
     def heard(self, start: int, n: int, block: int) -> np.ndarray:
         """(n, n_mics) float32 the mics record over stream samples [start, start + n)."""
-        delay = block + self.extra_latency - self.room.lead
-        taps = self.room.taps
-        first = start - delay - (taps.shape[1] - 1)  # earliest played sample that reaches [start, start + n)
-        window = np.zeros(n + taps.shape[1] - 1)
-        lo, hi = max(first, 0), min(first + len(window), len(self.played))
-        if hi > lo and not self.muted:
-            window[lo - first : hi - first] = self.played[lo:hi]
-        echo = signal.oaconvolve(window[None, :], taps, mode="valid", axes=-1)  # (n_mics, n)
-        return (echo + self.room.ambient_at(start, n)).T.astype(np.float32)
+        drive = np.zeros(0) if self.muted else self.played
+        return self.room.answer(drive, start, n, block + self.extra_latency).T.astype(np.float32)
 
 
 class _LoopbackStream:
@@ -124,7 +159,7 @@ class _LoopbackStream:
     def _run(self) -> None:
         card, n = self.card, self.blocksize
         status = SimpleNamespace(input_overflow=False, output_underflow=False)
-        while not self.closed:
+        while not self.closed and (card.room.length is None or len(card.played) + n <= card.room.length):
             start = len(card.played)
             outdata = np.zeros((n, 1), np.float32)
             self.callback(card.heard(start, n, n), outdata, n, None, status)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from uspd.config import Config
+from uspd.emission import DutyCycler, GatedFrames, ToneGate
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
 from uspd.sim.scene import NYQUIST_GUARD_HZ
 
@@ -176,6 +177,12 @@ class SoundCardSource:
                                baseband_rate_hz=baseband_rate_for(self.plan.sample_rate_hz, config),
                                speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
         self.velocity_m_s = self._front.velocity_m_s
+        duty = config.duty_cycle
+        self.tone_gate = ToneGate(duty.ramp_s) if duty.enabled else None  # in output time: what the speaker plays
+        self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s) if duty.enabled else None
+        self._heard_gate = _DelayedGate(self.tone_gate) if duty.enabled else None  # in input time: what the mics hear
+        self._gated = GatedFrames(self._front.spectrogram, self._heard_gate, duty.settle_s) if duty.enabled else None
+        self._baseband_out = 0  # baseband samples the demodulator released (duty-cycling only)
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._stopped = False
         self._phase = 0
@@ -185,10 +192,18 @@ class SoundCardSource:
     def stop(self) -> None:
         self._stopped = True
 
+    @property
+    def rendered_s(self) -> float:
+        """Where the duty-cycle scheduler's switches start: the output already handed to the
+        card plus one block, so a switch never lands inside a block being played."""
+        return self._phase / self.plan.sample_rate_hz + BLOCK_S
+
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.level_dbfs / 20)
         n = np.arange(self._phase, self._phase + frames)
         outdata[:, 0] = amplitude * np.sin(2 * np.pi * self.plan.carrier_hz * n / rate)
+        if self.tone_gate is not None:  # its switches are at least a block ahead (rendered_s): this block's are settled
+            outdata[:, 0] *= self.tone_gate.gain(n / rate)
         self._phase += frames
         problem = stream_problem({"input_overflow": status.input_overflow, "output_underflow": status.output_underflow})
         try:
@@ -202,7 +217,9 @@ class SoundCardSource:
         while not self._stopped:
             try:
                 with self.sd.Stream(device=self.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
-                                    channels=(self.n_channels, 1), dtype="float32", callback=self._callback):
+                                    channels=(self.n_channels, 1), dtype="float32", callback=self._callback) as stream:
+                    if self._heard_gate is not None:
+                        self._heard_gate.delay_s = float(sum(stream.latency))  # PortAudio's input + output latency
                     while not self._stopped:
                         try:
                             audio, problem = self._queue.get(timeout=_STALL_S)
@@ -214,7 +231,29 @@ class SoundCardSource:
                         if problem:
                             self.problems += 1
                             self.on_problem(problem)
-                        yield self._front.process(audio)
+                        yield self._frames(audio)
             except (self.sd.PortAudioError, SoundCardError) as err:
                 self.on_problem(f"sound card lost: {err}; retrying in {_RETRY_S:g} s")
                 time.sleep(_RETRY_S)
+
+    def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Audio block → Doppler frames; while duty-cycling, frames the mics recorded with the
+        tone off, ramping or settling are no data (:class:`~uspd.emission.GatedFrames`)."""
+        if self._gated is None:
+            return self._front.process(audio)
+        demodulator = self._front.demodulator
+        baseband = demodulator.process(audio)
+        first = self._baseband_out
+        self._baseband_out += baseband.shape[1]
+        skip = min(max(demodulator.settle_samples - first, 0), baseband.shape[1])  # ramping up from the silence before the stream
+        return self._gated.process(baseband[:, skip:], (first + skip) / demodulator.baseband_rate_hz)
+
+
+class _DelayedGate:
+    """The tone gate as the microphones hear it: ``delay_s`` (the card's round trip) later."""
+
+    def __init__(self, gate: ToneGate) -> None:
+        self.gate, self.delay_s = gate, 0.0
+
+    def gain(self, t_s: np.ndarray) -> np.ndarray:
+        return self.gate.gain(np.asarray(t_s) - self.delay_s)
