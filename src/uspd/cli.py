@@ -498,9 +498,16 @@ def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passb
     from uspd.live.sources import SimulatedSource
     from uspd.sim.scenarios import build_scene
 
+    scene = build_scene(scenario, seed, duration_s=duration)
     calibration = store.load(simulated_device_id(scenario, seed))
-    source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband,
-                             calibration=calibration)
+    recheck = None
+    if calibration is not None and cfg.calibration.recheck_every_h is not None:
+        from uspd.calibrate import DeviceProfile
+        from uspd.live.recheck import PeriodicRecheck
+
+        recheck = PeriodicRecheck(calibration, DeviceProfile.of(scene.device), cfg.calibration, store,
+                                  log=lambda text: errors.print(text, highlight=False))
+    source = SimulatedSource(scene, cfg, passband=passband, calibration=calibration, recheck=recheck)
     hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
     return source, datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
 

@@ -104,6 +104,9 @@ class CalibrationConfig(_Section):
     coupling_tolerance_db: float = Field(3.0, gt=0, description="re-check: direct-path change that triggers a re-calibration")
     floor_tolerance_db: float = Field(6.0, gt=0, description="re-check: noise-floor change that triggers a re-calibration")
     store: Optional[Path] = Field(None, description="calibration file (default: calibration.json beside the event journal)")
+    recheck_every_h: Optional[float] = Field(
+        None, gt=0, description="uspd run: re-check a calibrated simulated unit this often, re-calibrating on drift (off: never)"
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> "CalibrationConfig":
