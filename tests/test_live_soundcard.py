@@ -4,7 +4,6 @@ plays. It overruns once and is unplugged for a while, as real cards do."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -22,6 +21,7 @@ from uspd.live.routines import Timeline
 from uspd.live.run import LiveChain
 from uspd.sim.render import iter_passband
 from uspd.sim.scenarios import build_scene
+from uspd.sim.virtual_card import EchoRecording, LoopbackCard, VirtualStream
 
 RATE_HZ = 96000
 SPEED = 8.0  # the virtual card runs this many times faster than real time
@@ -56,21 +56,7 @@ class VirtualCard:
         return _VirtualStream(self, blocksize, callback)
 
 
-class _VirtualStream:
-    def __init__(self, card: VirtualCard, blocksize: int, callback) -> None:
-        self.card, self.blocksize, self.callback = card, blocksize, callback
-        self.closed = False
-
-    def __enter__(self):
-        self.card.opens += 1
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.closed = True
-        self.thread.join()
-
+class _VirtualStream(VirtualStream):
     def _run(self) -> None:
         card, n = self.card, self.blocksize
         while not self.closed and card.position + n <= card.recording.shape[1]:
@@ -135,9 +121,7 @@ def test_a_virtual_duplex_card_overrun_and_unplugged_still_sees_the_walk_in(walk
 
 
 def test_duty_cycling_on_a_virtual_card_gates_the_played_tone_and_holds_presence(walk_in_recording, monkeypatch, tmp_path):
-    """The mics hear the walk-in's echoes only while the card plays the tone (tests/virtual_card.py)."""
-    from virtual_card import EchoRecording, LoopbackCard
-
+    """The mics hear the walk-in's echoes only while the card plays the tone (uspd.sim.virtual_card)."""
     from uspd.emission import ToneGate, duty_stats
     from uspd.live.run import run_live
 

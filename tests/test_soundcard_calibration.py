@@ -1,5 +1,5 @@
 """Calibrating a sound card through a virtual duplex card whose mics hear a simulated room
-answer whatever the card plays (tests/virtual_card.py): the probes, the latency, the
+answer whatever the card plays (:mod:`uspd.sim.virtual_card`): the probes, the latency, the
 choice against the simulated prober's on the same room, the re-check, the CLI."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import dataclasses
 import numpy as np
 import pytest
 from typer.testing import CliRunner
-from virtual_card import LoopbackCard, RoomLoopback
 
 from uspd.calibrate import CalibrationStore, DeviceProfile, SimulatedProber, calibrate, probe_carrier
 from uspd.calibration_study import draw_unit
@@ -18,10 +17,12 @@ from uspd.config import Config, SoundCardConfig
 from uspd.live import soundcard
 from uspd.live.soundcard_calibration import SoundCardProber, card_profile
 from uspd.sim.room import Furniture
+from uspd.sim.virtual_card import LoopbackCard, RoomLoopback
 
 CONFIG = Config()
 QUIET_UNIT = 2009  # the calibration tests' unit: one mic, no HVAC (tests/test_calibrate.py)
 LEVEL_TOLERANCE_DB = 2.0  # the tone-off floor is an estimate from 0.4 s of noise: a card and the simulation differ by its scatter
+# (the card hears another stretch of the room's noise each run: its idle blocks between probes follow thread timing)
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +87,12 @@ def test_calibrating_through_the_card_chooses_as_the_simulation_does(unit, room)
     with _prober(LoopbackCard(room)) as prober:
         heard = calibrate(prober, profile, CONFIG.calibration, "card")
     rendered = calibrate(SimulatedProber(unit.scene, CONFIG.simulation), profile, CONFIG.calibration, "sim")
-    assert heard.carrier_hz == rendered.carrier_hz
-    assert heard.level_dbfs == pytest.approx(rendered.level_dbfs, abs=LEVEL_TOLERANCE_DB)
+    # the same carrier, or (this unit's 20 and 22 kHz are 0.8 dB apart) one the simulation rates as good within the tolerance
+    simulated = {c.probe.carrier_hz: c.spl_at_0dbfs_db + c.needed_level_dbfs for c in rendered.candidates if c.feasible}
+    assert simulated[heard.carrier_hz] <= rendered.spl_db + LEVEL_TOLERANCE_DB
     assert heard.spl_db == pytest.approx(rendered.spl_db, abs=LEVEL_TOLERANCE_DB)
+    if heard.carrier_hz == rendered.carrier_hz:
+        assert heard.level_dbfs == pytest.approx(rendered.level_dbfs, abs=LEVEL_TOLERANCE_DB)
     for a, b in zip(heard.candidates, rendered.candidates):  # near Nyquist the response nears the noise in its mean
         assert a.probe.coupling_db == pytest.approx(b.probe.coupling_db, abs=0.1 if b.probe.coupling_db > -40 else 0.5)
 

@@ -1,5 +1,6 @@
 """A virtual duplex sound card whose microphones hear a simulated room's answer to
-whatever the card plays: a stand-in for the ``sounddevice`` module in tests.
+whatever the card plays: a stand-in for the ``sounddevice`` module, so the sound-card
+code (calibration, duty-cycling) runs and is tested without audio hardware.
 
 The room (:class:`RoomLoopback`) is linear and time-invariant: the static field of the
 simulator's scene (direct path, wall images, furniture) as an FIR at the device rate,
@@ -140,10 +141,13 @@ class LoopbackCard:
         return self.room.answer(drive, start, n, block + self.extra_latency).T.astype(np.float32)
 
 
-class _LoopbackStream:
-    def __init__(self, card: LoopbackCard, blocksize: int, callback) -> None:
+class VirtualStream:
+    """A virtual duplex stream: while open, a thread calls the callback block after block
+    (:meth:`_run`, per card); ``latency`` as PortAudio reports it (input, output) in s."""
+
+    def __init__(self, card, blocksize: int, callback, latency_s: float = 0.0) -> None:
         self.card, self.blocksize, self.callback = card, blocksize, callback
-        self.latency = ((blocksize + card.extra_latency) / card.rate, 0.0)
+        self.latency = (latency_s, 0.0)
         self.closed = False
 
     def __enter__(self):
@@ -155,6 +159,14 @@ class _LoopbackStream:
     def __exit__(self, *exc):
         self.closed = True
         self.thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class _LoopbackStream(VirtualStream):
+    def __init__(self, card: LoopbackCard, blocksize: int, callback) -> None:
+        super().__init__(card, blocksize, callback, latency_s=(blocksize + card.extra_latency) / card.rate)
 
     def _run(self) -> None:
         card, n = self.card, self.blocksize
