@@ -6,6 +6,9 @@ functions and tested: :func:`plan_audio` picks the sample rate and carrier from 
 device supports; the stream callback's status flags become :class:`SoundCardError`
 sentences.
 
+Calibrating a card (probing it through this same duplex stream) is
+:mod:`uspd.live.soundcard_calibration`.
+
 48 kHz hardware (most laptops and USB headsets) cannot carry a 32 kHz tone: the tone
 moves to ~20 kHz, where some people (children, young adults) and most pets can hear it,
 and uspd says so.
@@ -141,6 +144,12 @@ def find_card(sd, device: int | str | None) -> Card:
 class SoundCardSource:
     """Duplex stream: the tone out, the mics in, through the front end to Doppler frames.
 
+    The tone is the card's saved calibration (``calibrations``, kept under
+    :attr:`Card.id` by ``uspd calibrate --device``) or ``[emission]``'s. With
+    ``[duty_cycle]`` enabled the callback plays it through :attr:`tone_gate`, which
+    :attr:`cycler` switches, and the frames the mics recorded while it was off, ramping or
+    settling (the stream's reported round trip later) are no data.
+
     A stream error or a vanished device is reported through ``on_problem`` and the stream
     re-opened every few seconds; frame times count the audio received, so events keep
     their order across the gap. ``stop()`` ends :meth:`blocks`.
@@ -177,11 +186,13 @@ class SoundCardSource:
                                baseband_rate_hz=baseband_rate_for(self.plan.sample_rate_hz, config),
                                speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
         self.velocity_m_s = self._front.velocity_m_s
+        self.tone_gate = self.cycler = self._heard_gate = self._gated = None
         duty = config.duty_cycle
-        self.tone_gate = ToneGate(duty.ramp_s) if duty.enabled else None  # in output time: what the speaker plays
-        self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s) if duty.enabled else None
-        self._heard_gate = _DelayedGate(self.tone_gate) if duty.enabled else None  # in input time: what the mics hear
-        self._gated = GatedFrames(self._front.spectrogram, self._heard_gate, duty.settle_s) if duty.enabled else None
+        if duty.enabled:
+            self.tone_gate = ToneGate(duty.ramp_s)  # in output time: what the speaker plays
+            self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s)
+            self._heard_gate = _DelayedGate(self.tone_gate)  # in input time: what the mics hear
+            self._gated = GatedFrames(self._front.spectrogram, self._heard_gate, duty.settle_s)
         self._baseband_out = 0  # baseband samples the demodulator released (duty-cycling only)
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._stopped = False

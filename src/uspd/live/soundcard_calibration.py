@@ -117,7 +117,11 @@ class SoundCardProber:
         self._stream = self.sd.Stream(device=self.card.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
                                       channels=(self.card.n_inputs, 1), dtype="float32", callback=self._callback)
         self._stream.__enter__()
-        self.latency_samples = self._measure_latency()
+        try:
+            self.latency_samples = self._measure_latency()
+        except BaseException:
+            self._stream.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
