@@ -88,7 +88,7 @@ def test_run_refuses_duty_cycling_a_recording(tmp_path):
     config.write_text("[duty_cycle]\nenabled = true\n")
     result = CliRunner().invoke(app, ["run", "--wav", str(wav), "--config", str(config), "--no-view", "--fast",
                                       "--journal", str(tmp_path / "events.sqlite3")])
-    assert result.exit_code == 2 and "simulated source only" in result.output
+    assert result.exit_code == 2 and "a recording cannot gate its tone" in result.output
 
 
 def test_day_cache_belongs_to_one_scene_and_config(tmp_path):

@@ -4,7 +4,6 @@ plays. It overruns once and is unplugged for a while, as real cards do."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -22,6 +21,7 @@ from uspd.live.routines import Timeline
 from uspd.live.run import LiveChain
 from uspd.sim.render import iter_passband
 from uspd.sim.scenarios import build_scene
+from uspd.sim.virtual_card import EchoRecording, LoopbackCard, VirtualStream
 
 RATE_HZ = 96000
 SPEED = 8.0  # the virtual card runs this many times faster than real time
@@ -56,21 +56,7 @@ class VirtualCard:
         return _VirtualStream(self, blocksize, callback)
 
 
-class _VirtualStream:
-    def __init__(self, card: VirtualCard, blocksize: int, callback) -> None:
-        self.card, self.blocksize, self.callback = card, blocksize, callback
-        self.closed = False
-
-    def __enter__(self):
-        self.card.opens += 1
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.closed = True
-        self.thread.join()
-
+class _VirtualStream(VirtualStream):
     def _run(self) -> None:
         card, n = self.card, self.blocksize
         while not self.closed and card.position + n <= card.recording.shape[1]:
@@ -132,3 +118,53 @@ def test_a_virtual_duplex_card_overrun_and_unplugged_still_sees_the_walk_in(walk
     n = np.arange(len(played))
     tone = 10 ** (config.emission.level_dbfs / 20) * np.sin(2 * np.pi * config.emission.carrier_hz * n / RATE_HZ)
     assert np.max(np.abs(played - tone)) < 1e-4
+
+
+def test_duty_cycling_on_a_virtual_card_gates_the_played_tone_and_holds_presence(walk_in_recording, monkeypatch, tmp_path):
+    """The mics hear the walk-in's echoes only while the card plays the tone (uspd.sim.virtual_card)."""
+    from uspd.emission import ToneGate, duty_stats
+    from uspd.live.run import run_live
+
+    base = Config()
+    config = base.model_copy(update={"duty_cycle": base.duty_cycle.model_copy(
+        update={"enabled": True, "off_s": 3.0, "probe_s": 2.0})})
+    scene = build_scene("walk_in", 3, duration_s=16, sample_rate_hz=RATE_HZ, carrier_hz=config.emission.carrier_hz)
+    ambient = np.concatenate([b.signal for b in iter_passband(scene, config.simulation, tone_gate=ToneGate(initially_on=False))], axis=1)
+    room = EchoRecording(walk_in_recording, ambient.astype(np.float32), config.emission.carrier_hz,
+                         config.emission.level_dbfs, RATE_HZ)
+    card = LoopbackCard(room, extra_latency=389, speed=SPEED)
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
+    monkeypatch.setattr(soundcard, "_STALL_S", 0.5)
+    source = soundcard.SoundCardSource(config, on_problem=print)
+    block = int(soundcard.BLOCK_S * RATE_HZ)
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        chain = LiveChain(config, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
+                          source_name=source.name)
+        heard = []
+        chain.listeners.append(lambda power, decisions, firings: heard.append(decisions))
+        summary = run_live(source, chain, speed=None, should_stop=lambda: source._phase + block > room.length
+                           and source._queue.empty())  # the card's last block was queued and taken
+    assert source.dropped_blocks == 0 and source._heard_gate.delay_s == pytest.approx((block + 389) / RATE_HZ)
+
+    # the card played the tone through the gate: ramped, phase continuous, silent while off
+    gate = source.tone_gate
+    modes = [mode for _, mode in source.cycler.transitions]
+    assert modes[:2] == ["off", "probe"]
+    n = np.arange(len(card.played))
+    tone = 10 ** (config.emission.level_dbfs / 20) * np.sin(2 * np.pi * config.emission.carrier_hz * n / RATE_HZ)
+    np.testing.assert_allclose(card.played, tone * gate.gain(n / RATE_HZ), atol=1e-4)
+    off_s, probe_s = gate.times_s[0], gate.times_s[1]
+    silent = (n / RATE_HZ >= off_s + gate.ramp_s) & (n / RATE_HZ < probe_s)
+    assert silent.sum() > 2.5 * RATE_HZ and np.all(card.played[silent] == 0.0)
+
+    # frames heard while the tone was off, ramping or settling were no data, and presence held through them
+    times = np.concatenate([d.time_s for d in heard])
+    scores = np.concatenate([d.score for d in heard])
+    occupied = np.concatenate([d.occupied for d in heard])
+    entered = next(e.time_s for e in summary.events if e.event == "occupied")
+    assert entered < off_s and occupied[times >= entered].all()
+    heard_off = (times > off_s + source._heard_gate.delay_s) & (times < probe_s + source._heard_gate.delay_s)
+    assert heard_off.sum() > 120 and np.all(scores[heard_off] == 0.0)
+    assert scores[(times > entered - 1.0) & (times < off_s)].max() > 0.5  # before: the walk was heard
+    assert chain.status.duty_pct == pytest.approx(duty_stats(gate, 0.0, source.rendered_s).duty_pct)
+    assert 30.0 < chain.status.duty_pct < 90.0

@@ -75,10 +75,16 @@ _SETTLE_S = 0.1  # probe samples skipped after the tone starts (the echoes build
 @dataclass(frozen=True)
 class DeviceProfile:
     """A product's nominal design: mic array, sample rate, speaker-to-mic geometry and the
-    datasheet speaker and mic (:class:`~uspd.sim.device.Hardware` at its defaults)."""
+    datasheet speaker and mic (:class:`~uspd.sim.device.Hardware` at its defaults unless
+    the maker states the sensitivities). ``mic_offsets_m`` and ``speaker_offset_m`` (device
+    frame, x forward) default to the ``array`` preset's; a sound card states its own."""
 
     array: str
     sample_rate_hz: int
+    mic_offsets_m: tuple[tuple[float, float, float], ...] | None = None
+    speaker_offset_m: tuple[float, float, float] | None = None
+    speaker_sensitivity_db_spl: float = Hardware.speaker_sensitivity_db_spl
+    mic_sensitivity_dbfs_per_pa: float = Hardware.mic_sensitivity_dbfs_per_pa
 
     @classmethod
     def of(cls, device: Device) -> DeviceProfile:
@@ -87,13 +93,24 @@ class DeviceProfile:
 
     @property
     def nominal(self) -> Hardware:
-        return Hardware(sample_rate_hz=self.sample_rate_hz)
+        return Hardware(sample_rate_hz=self.sample_rate_hz, speaker_sensitivity_db_spl=self.speaker_sensitivity_db_spl,
+                        mic_sensitivity_dbfs_per_pa=self.mic_sensitivity_dbfs_per_pa)
+
+    @property
+    def n_mics(self) -> int:
+        return len(self.mic_offsets_m or ARRAY_PRESETS[self.array])
 
     def _geometry(self) -> tuple[np.ndarray, np.ndarray]:
         """(K,) speaker-to-mic distance (m) and cos of the angle off the speaker's axis."""
-        legs = np.asarray(ARRAY_PRESETS[self.array], float) - np.asarray(SPEAKER_OFFSET_M[self.array], float)
+        mics = self.mic_offsets_m or ARRAY_PRESETS[self.array]
+        speaker = self.speaker_offset_m or SPEAKER_OFFSET_M[self.array]
+        legs = np.asarray(mics, float) - np.asarray(speaker, float)
         distance_m = np.linalg.norm(legs, axis=-1)
         return distance_m, legs[:, 0] / distance_m  # the speaker faces +x in the device frame
+
+    def direct_delay_s(self, temperature_c: float) -> np.ndarray:
+        """(K,) time of flight from the speaker to each mic."""
+        return self._geometry()[0] / float(speed_of_sound_m_s(temperature_c))
 
     def direct_to_axis(self, carrier_hz: float, temperature_c: float) -> np.ndarray:
         """(K,) amplitude ratio: pressure at 1 m on the speaker's axis over pressure at each

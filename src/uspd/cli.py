@@ -470,30 +470,44 @@ def _check_live_options(wav: Optional[Path], soundcard: bool, speed: float, dura
         raise _fail(f"--duration must be positive, got {duration:g} s")
 
 
+def _sound_device(device: Optional[str]) -> int | str | None:
+    """--device: an index (digits) or a name; None: the default device."""
+    return int(device) if device and device.isdigit() else device
+
+
 def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passband: bool, wav: Optional[Path],
                  soundcard: bool, device: Optional[str], journal: Optional[Path]):
     """The source of `uspd run` and `uspd serve`, and the wall time its stream starts at; a
-    simulated unit plays at its saved calibration, when `uspd calibrate` made one."""
+    simulated unit or a sound card plays at its saved calibration, when `uspd calibrate` made one."""
     from datetime import datetime
 
+    from uspd.calibrate import CalibrationStore
+
+    store = CalibrationStore(_calibration_path(None, journal, cfg))  # saved by `uspd calibrate` per unit or card
     if soundcard:
         from uspd.live.soundcard import SoundCardSource
 
-        source = SoundCardSource(cfg, device=int(device) if device and device.isdigit() else device,
+        source = SoundCardSource(cfg, device=_sound_device(device), calibrations=store,
                                  on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False))
         return source, datetime.now().astimezone()
     if wav is not None:
         from uspd.live.sources import WavSource
 
         return WavSource(wav, cfg), datetime.now().astimezone()
-    from uspd.calibrate import CalibrationStore, simulated_device_id
+    from uspd.calibrate import simulated_device_id
     from uspd.live.sources import SimulatedSource
     from uspd.sim.scenarios import build_scene
 
-    store = CalibrationStore(_calibration_path(None, journal, cfg))
-    calibration = store.load(simulated_device_id(scenario, seed))  # saved by `uspd calibrate` for this unit
-    source = SimulatedSource(build_scene(scenario, seed, duration_s=duration), cfg, passband=passband,
-                             calibration=calibration)
+    scene = build_scene(scenario, seed, duration_s=duration)
+    calibration = store.load(simulated_device_id(scenario, seed))
+    recheck = None
+    if calibration is not None and cfg.calibration.recheck_every_h is not None:
+        from uspd.calibrate import DeviceProfile
+        from uspd.live.recheck import PeriodicRecheck
+
+        recheck = PeriodicRecheck(calibration, DeviceProfile.of(scene.device), cfg.calibration, store,
+                                  log=lambda text: errors.print(text, highlight=False))
+    source = SimulatedSource(scene, cfg, passband=passband, calibration=calibration, recheck=recheck)
     hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
     return source, datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
 
@@ -677,6 +691,8 @@ def calibrate(
     scenario: Annotated[str, typer.Option(help="simulated unit and room to calibrate (see uspd simulate --list)")] = "living_room_day",
     seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
     at: Annotated[float, typer.Option("--at", help="scene time (s) the probes start at: the room as it is then")] = 0.0,
+    soundcard: Annotated[bool, typer.Option("--soundcard", help="calibrate the default sound card instead ([soundcard] in the config)")] = False,
+    device: Annotated[Optional[str], typer.Option(help="calibrate this sound device, index or name (see uspd devices)")] = None,
     recheck: Annotated[bool, typer.Option("--recheck", help="compare a probe with the saved calibration; recalibrate on drift")] = False,
     study: Annotated[bool, typer.Option("--study", help="the calibration study on held-out units instead (see docs/calibration.md)")] = False,
     units: Annotated[int, typer.Option(help="--study: simulated units × rooms")] = 50,
@@ -685,7 +701,10 @@ def calibrate(
     config: ConfigOption = None,
 ) -> None:
     """Probe the carriers, pick the carrier and the lowest level that reach the target range, save it per device."""
+    from contextlib import nullcontext
+
     from uspd import calibrate as cal
+    from uspd.live.soundcard import SoundCardError
 
     try:
         cfg = load_config(config)
@@ -699,30 +718,38 @@ def calibrate(
             for path in write_study(results, cfg, out, command):
                 console.print(f"wrote {path}")
             return
-        from uspd.sim.scenarios import build_scene
+        card = soundcard or device is not None
+        if card:
+            from uspd.live.soundcard_calibration import check_speaker_heard, soundcard_prober
 
-        scene = build_scene(scenario, seed)
-        if not 0 <= at < scene.duration_s:
-            raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
-        device_id = cal.simulated_device_id(scenario, seed)
-        prober = cal.SimulatedProber(scene, cfg.simulation, at_s=at)
+            probing, profile, device_id = soundcard_prober(cfg, _sound_device(device))
+        else:
+            from uspd.sim.scenarios import build_scene
+
+            scene = build_scene(scenario, seed)
+            if not 0 <= at < scene.duration_s:
+                raise ValueError(f"--at {at:g} s is outside the {scene.duration_s:g} s scene")
+            device_id = cal.simulated_device_id(scenario, seed)
+            probing, profile = nullcontext(cal.SimulatedProber(scene, cfg.simulation, at_s=at)), cal.DeviceProfile.of(scene.device)
         calibrations = cal.CalibrationStore(_calibration_path(store, None, cfg))
         saved = calibrations.load(device_id) if recheck else None
         if recheck and saved is None:
             raise ValueError(f"no saved calibration for {device_id} in {calibrations.path}; run uspd calibrate first")
-        if saved is not None:
-            drift = cal.recheck(saved, prober, cfg.calibration)
-            console.print(f"re-check of {device_id}: echoes {100 * drift.echo_change:.0f} % changed, direct path "
-                          f"{drift.coupling_change_db:+.1f} dB, floor {drift.floor_change_db:+.1f} dB: {drift.reason}")
-            if not drift.drifted:
-                return
-        profile = cal.DeviceProfile.of(scene.device)
-        with _progress() as progress:
-            task = progress.add_task(f"probing {len(profile.candidate_carriers(cfg.calibration))} carriers",
-                                     total=len(profile.candidate_carriers(cfg.calibration)))
-            result = cal.calibrate(prober, profile, cfg.calibration, device_id, on_carrier=lambda _: progress.advance(task))
+        with probing as prober:
+            if saved is not None:
+                drift = cal.recheck(saved, prober, cfg.calibration)
+                console.print(f"re-check of {device_id}: echoes {100 * drift.echo_change:.0f} % changed, direct path "
+                              f"{drift.coupling_change_db:+.1f} dB, floor {drift.floor_change_db:+.1f} dB: {drift.reason}")
+                if not drift.drifted:
+                    return
+            carriers = len(profile.candidate_carriers(cfg.calibration))
+            with _progress() as progress:
+                task = progress.add_task(f"probing {carriers} carriers", total=carriers)
+                result = cal.calibrate(prober, profile, cfg.calibration, device_id, on_carrier=lambda _: progress.advance(task))
+        if card:
+            check_speaker_heard(result, profile)
         calibrations.save(result)
-    except (ConfigError, ValueError) as err:
+    except (ConfigError, ValueError, SoundCardError) as err:
         raise _fail(str(err)) from None
     table = Table("carrier (kHz)", "response (dB)", "floor (dB/Hz)", "decay (ms)", "level needed (dBFS)", "SPL cap level (dBFS)")
     for c in result.candidates:

@@ -104,11 +104,40 @@ class CalibrationConfig(_Section):
     coupling_tolerance_db: float = Field(3.0, gt=0, description="re-check: direct-path change that triggers a re-calibration")
     floor_tolerance_db: float = Field(6.0, gt=0, description="re-check: noise-floor change that triggers a re-calibration")
     store: Optional[Path] = Field(None, description="calibration file (default: calibration.json beside the event journal)")
+    recheck_every_h: Optional[float] = Field(
+        None, gt=0, description="uspd run: re-check a calibrated simulated unit this often, re-calibrating on drift (off: never)"
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> "CalibrationConfig":
         if not self.min_level_dbfs < self.max_level_dbfs:
             raise ValueError("min_level_dbfs must be below max_level_dbfs")
+        return self
+
+
+class SoundCardConfig(_Section):
+    """A real sound card's nominal design, for ``uspd calibrate --device`` (docs/calibration.md#a-real-sound-card).
+
+    The geometry is required unless the card's microphone count fits one preset alone
+    (1: ``single``, 2: ``laptop_2``, 7: ``smart_speaker_7``); the sensitivities default to
+    a typical small tweeter and MEMS microphone (the simulator's nominal unit)."""
+
+    array: Optional[str] = Field(None, description="mic-array preset: single, laptop_2 or smart_speaker_7")
+    mic_offsets_m: Optional[list[tuple[float, float, float]]] = Field(
+        None, description="each mic's offset from the device centre (x forward, z up), metres; instead of array"
+    )
+    speaker_offset_m: Optional[tuple[float, float, float]] = Field(
+        None, description="the speaker's offset from the device centre, metres (with mic_offsets_m)"
+    )
+    speaker_sensitivity_db_spl: float = Field(95.0, gt=40, lt=140, description="datasheet SPL at 1 m of a full-scale sine")
+    mic_sensitivity_dbfs_per_pa: float = Field(-26.0, lt=0, description="datasheet mic sensitivity, dBFS per Pa")
+
+    @model_validator(mode="after")
+    def _one_geometry(self) -> "SoundCardConfig":
+        if self.array is not None and self.mic_offsets_m is not None:
+            raise ValueError("give either array or mic_offsets_m, not both")
+        if (self.mic_offsets_m is None) != (self.speaker_offset_m is None):
+            raise ValueError("mic_offsets_m and speaker_offset_m go together")
         return self
 
 
@@ -351,6 +380,7 @@ class Config(_Section):
     emission: EmissionConfig = EmissionConfig()
     duty_cycle: DutyCycleConfig = DutyCycleConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    soundcard: SoundCardConfig = SoundCardConfig()
     frontend: FrontendConfig = FrontendConfig()
     detect: DetectConfig = DetectConfig()
     baseline: BaselineConfig = BaselineConfig()

@@ -197,8 +197,7 @@ def run_live(source: Source, chain: LiveChain, *, speed: float | None = 1.0, dur
         raise ValueError(f"speed must be positive, got {speed}")
     cycler = getattr(source, "cycler", None)
     if chain.config.duty_cycle.enabled and cycler is None:
-        raise ValueError("duty_cycle.enabled works with the simulated source only so far (a sound card or a "
-                         "recording cannot gate its tone yet)")
+        raise ValueError("duty_cycle.enabled works with a simulated source or a sound card (a recording cannot gate its tone)")
     started = time.monotonic()
     events: list[Event] = []
     for power, times in source.blocks():

@@ -6,6 +6,9 @@ functions and tested: :func:`plan_audio` picks the sample rate and carrier from 
 device supports; the stream callback's status flags become :class:`SoundCardError`
 sentences.
 
+Calibrating a card (probing it through this same duplex stream) is
+:mod:`uspd.live.soundcard_calibration`.
+
 48 kHz hardware (most laptops and USB headsets) cannot carry a 32 kHz tone: the tone
 moves to ~20 kHz, where some people (children, young adults) and most pets can hear it,
 and uspd says so.
@@ -17,11 +20,17 @@ import queue
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from uspd.config import Config
+from uspd.emission import DutyCycler, GatedFrames, ToneGate
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
+from uspd.sim.scene import NYQUIST_GUARD_HZ
+
+if TYPE_CHECKING:
+    from uspd.calibrate import CalibrationStore
 
 PREFERRED_RATES_HZ = (192000, 96000, 48000, 44100)
 LOW_RATE_CARRIER_HZ = 20000.0  # the highest tone a 44.1/48 kHz device reproduces with room to spare
@@ -96,8 +105,50 @@ def stream_problem(status_flags: dict[str, bool]) -> str | None:
     return "; ".join(problems) or None
 
 
+@dataclass(frozen=True)
+class Card:
+    """A duplex device as PortAudio reports it."""
+
+    device: int | str | None  # what PortAudio was asked for: index, name or None (the default)
+    name: str
+    n_inputs: int
+    rates_hz: tuple[int, ...]  # the preferred rates it supports, fastest first
+
+    @property
+    def id(self) -> str:
+        """Its calibration is kept under this: the name survives re-plugging and reboots, the index does not."""
+        return f"soundcard:{self.name}"
+
+
+def find_card(sd, device: int | str | None) -> Card:
+    """The device's name, microphone count and supported rates, or a :class:`SoundCardError`."""
+    try:
+        info = sd.query_devices(device, "input")
+    except (sd.PortAudioError, ValueError) as err:
+        raise SoundCardError(f"no usable input device {device if device is not None else '(default)'}: {err}") from None
+    if int(info["max_input_channels"]) < 1:
+        raise SoundCardError(f"device {info['name']} has no microphone inputs")
+
+    def supports(rate_hz: int) -> bool:
+        try:
+            sd.check_input_settings(device, samplerate=rate_hz)
+            sd.check_output_settings(device, samplerate=rate_hz, channels=1)
+            return True
+        except (sd.PortAudioError, ValueError):
+            return False
+
+    return Card(device, str(info["name"]), int(info["max_input_channels"]),
+                tuple(r for r in PREFERRED_RATES_HZ if supports(r)))
+
+
 class SoundCardSource:
     """Duplex stream: the tone out, the mics in, through the front end to Doppler frames.
+
+    The tone is the card's saved calibration (``calibrations``, kept under
+    :attr:`Card.id` by ``uspd calibrate --device``) or ``[emission]``'s. With
+    ``[duty_cycle]`` enabled the callback plays it through :attr:`tone_gate`, which
+    :attr:`cycler` switches, and the frames the mics recorded while it was off, ramping or
+    settling (the stream's reported round trip later) are no data.
 
     A stream error or a vanished device is reported through ``on_problem`` and the stream
     re-opened every few seconds; frame times count the audio received, so events keep
@@ -105,54 +156,65 @@ class SoundCardSource:
     """
 
     paced = True
-    calibration = None  # a sound card plays the configured carrier and level (calibration: simulated units so far)
     duration_s = None
 
-    def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print) -> None:
+    def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print,
+                 calibrations: CalibrationStore | None = None) -> None:
         self.sd = _sounddevice()
         self.config = config
         self.device = device
         self.on_problem = on_problem
-        try:
-            info = self.sd.query_devices(device, "input")
-        except (self.sd.PortAudioError, ValueError) as err:
-            raise SoundCardError(f"no usable input device {device if device is not None else '(default)'}: {err}") from None
-        self.n_channels = int(info["max_input_channels"])
-        if self.n_channels < 1:
-            raise SoundCardError(f"device {info['name']} has no microphone inputs")
-        rates = [r for r in PREFERRED_RATES_HZ if self._supports(r)]
-        self.plan = plan_audio(rates, config.emission.carrier_hz)
-        self.carrier_hz, self.level_dbfs = self.plan.carrier_hz, config.emission.level_dbfs
+        card = find_card(self.sd, device)
+        self.n_channels = card.n_inputs
+        self.name = card.id
+        self.plan = plan_audio(list(card.rates_hz), config.emission.carrier_hz)
+        self.calibration = calibrations.load(card.id) if calibrations is not None else None
+        if self.calibration is not None:  # `uspd calibrate --device` measured this card: its carrier and level
+            if self.calibration.carrier_hz <= self.plan.sample_rate_hz / 2 - NYQUIST_GUARD_HZ:
+                self.plan = AudioPlan(self.plan.sample_rate_hz, self.calibration.carrier_hz, ())
+            else:
+                on_problem(f"the saved calibration's {self.calibration.carrier_hz / 1000:g} kHz carrier does not fit the "
+                           f"card's {self.plan.sample_rate_hz / 1000:g} kHz rate: calibrate it again")
+                self.calibration = None
+        self.carrier_hz = self.plan.carrier_hz
+        self.level_dbfs = self.calibration.level_dbfs if self.calibration is not None else config.emission.level_dbfs
         for warning in self.plan.warnings:
             on_problem(warning)
-        self.name = f"soundcard:{info['name']}"
         from uspd.detect.file import baseband_rate_for
 
         self._front = FrontEnd(self.plan.sample_rate_hz, self.plan.carrier_hz, config.frontend,
                                baseband_rate_hz=baseband_rate_for(self.plan.sample_rate_hz, config),
                                speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
         self.velocity_m_s = self._front.velocity_m_s
+        self.tone_gate = self.cycler = self._heard_gate = self._gated = None
+        duty = config.duty_cycle
+        if duty.enabled:
+            self.tone_gate = ToneGate(duty.ramp_s)  # in output time: what the speaker plays
+            self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s)
+            self._heard_gate = _DelayedGate(self.tone_gate)  # in input time: what the mics hear
+            self._gated = GatedFrames(self._front.spectrogram, self._heard_gate, duty.settle_s)
+        self._baseband_out = 0  # baseband samples the demodulator released (duty-cycling only)
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._stopped = False
         self._phase = 0
         self.problems = 0
         self.dropped_blocks = 0  # audio blocks the detector was too slow to take
 
-    def _supports(self, rate_hz: int) -> bool:
-        try:
-            self.sd.check_input_settings(self.device, samplerate=rate_hz)
-            self.sd.check_output_settings(self.device, samplerate=rate_hz, channels=1)
-            return True
-        except (self.sd.PortAudioError, ValueError):
-            return False
-
     def stop(self) -> None:
         self._stopped = True
 
+    @property
+    def rendered_s(self) -> float:
+        """Where the duty-cycle scheduler's switches start: the output already handed to the
+        card plus one block, so a switch never lands inside a block being played."""
+        return self._phase / self.plan.sample_rate_hz + BLOCK_S
+
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
-        rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.config.emission.level_dbfs / 20)
+        rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.level_dbfs / 20)
         n = np.arange(self._phase, self._phase + frames)
         outdata[:, 0] = amplitude * np.sin(2 * np.pi * self.plan.carrier_hz * n / rate)
+        if self.tone_gate is not None:  # its switches are at least a block ahead (rendered_s): this block's are settled
+            outdata[:, 0] *= self.tone_gate.gain(n / rate)
         self._phase += frames
         problem = stream_problem({"input_overflow": status.input_overflow, "output_underflow": status.output_underflow})
         try:
@@ -166,7 +228,9 @@ class SoundCardSource:
         while not self._stopped:
             try:
                 with self.sd.Stream(device=self.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
-                                    channels=(self.n_channels, 1), dtype="float32", callback=self._callback):
+                                    channels=(self.n_channels, 1), dtype="float32", callback=self._callback) as stream:
+                    if self._heard_gate is not None:
+                        self._heard_gate.delay_s = float(sum(stream.latency))  # PortAudio's input + output latency
                     while not self._stopped:
                         try:
                             audio, problem = self._queue.get(timeout=_STALL_S)
@@ -178,7 +242,29 @@ class SoundCardSource:
                         if problem:
                             self.problems += 1
                             self.on_problem(problem)
-                        yield self._front.process(audio)
+                        yield self._frames(audio)
             except (self.sd.PortAudioError, SoundCardError) as err:
                 self.on_problem(f"sound card lost: {err}; retrying in {_RETRY_S:g} s")
                 time.sleep(_RETRY_S)
+
+    def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Audio block → Doppler frames; while duty-cycling, frames the mics recorded with the
+        tone off, ramping or settling are no data (:class:`~uspd.emission.GatedFrames`)."""
+        if self._gated is None:
+            return self._front.process(audio)
+        demodulator = self._front.demodulator
+        baseband = demodulator.process(audio)
+        first = self._baseband_out
+        self._baseband_out += baseband.shape[1]
+        skip = min(max(demodulator.settle_samples - first, 0), baseband.shape[1])  # ramping up from the silence before the stream
+        return self._gated.process(baseband[:, skip:], (first + skip) / demodulator.baseband_rate_hz)
+
+
+class _DelayedGate:
+    """The tone gate as the microphones hear it: ``delay_s`` (the card's round trip) later."""
+
+    def __init__(self, gate: ToneGate) -> None:
+        self.gate, self.delay_s = gate, 0.0
+
+    def gain(self, t_s: np.ndarray) -> np.ndarray:
+        return self.gate.gain(np.asarray(t_s) - self.delay_s)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from uspd.calibrate import SimulatedProber
 from uspd.config import Config
 from uspd.emission import DutyCycler, GatedFrames, ToneGate
 from uspd.frontend.demod import BATCH_BLOCK_S
@@ -37,6 +38,7 @@ from uspd.sim.scene import Scene
 
 if TYPE_CHECKING:
     from uspd.calibrate import Calibration
+    from uspd.live.recheck import PeriodicRecheck
 
 FrameBlock = tuple[np.ndarray, np.ndarray]
 
@@ -59,17 +61,18 @@ class SimulatedSource:
     paced = False
 
     def __init__(self, scene: Scene, config: Config, *, passband: bool = False,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None, recheck: PeriodicRecheck | None = None) -> None:
         duty = config.duty_cycle
-        if passband and duty.enabled:
-            raise ValueError("duty-cycling runs on the baseband simulation; leave out --passband")
+        if passband and (duty.enabled or recheck is not None):
+            raise ValueError("duty-cycling and re-checks run on the baseband simulation; leave out --passband")
         if calibration is not None:  # the unit was calibrated: it plays at its carrier and level
             scene = dataclasses.replace(scene, carrier_hz=calibration.carrier_hz, level_dbfs=calibration.level_dbfs)
         self.calibration = calibration
         self.scene = scene
         self.config = config
         self.passband = passband
-        self.tone_gate = ToneGate(duty.ramp_s) if duty.enabled else None
+        self.recheck = recheck
+        self.tone_gate = ToneGate(duty.ramp_s) if duty.enabled or recheck is not None else None
         self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s) if duty.enabled else None
         self.rendered_s = 0.0  # end of the audio rendered so far: the scheduler's switches start there
         self.name = f"simulated:{scene.name}:{scene.seed}"
@@ -87,16 +90,42 @@ class SimulatedSource:
     def blocks(self) -> Iterator[FrameBlock]:
         if self.tone_gate is not None:
             frames = GatedFrames(self._spectrogram, self.tone_gate, self.config.duty_cycle.settle_s)
-            for block in iter_baseband(self.scene, self.config.simulation, tone_gate=self.tone_gate):
-                self.rendered_s = block.start_s + block.signal.shape[-1] / block.sample_rate_hz
-                yield frames.process(block.signal, block.start_s)
-            return
+            while True:  # restarted after each re-check, at its level
+                for block in iter_baseband(self.scene, self.config.simulation, start_s=self.rendered_s,
+                                           tone_gate=self.tone_gate):
+                    self.rendered_s = block.start_s + block.signal.shape[-1] / block.sample_rate_hz
+                    yield frames.process(block.signal, block.start_s)
+                    if self._recheck_due():
+                        break
+                else:
+                    return
+                self._run_recheck()
         if not self.passband:
             yield from iter_doppler(self.scene, self.config, self._spectrogram)
             return
         for block in iter_passband(self.scene, self.config.simulation):
             yield self._front.process(block.signal)
         yield self._front.flush()
+
+
+    def _recheck_due(self) -> bool:
+        """A re-check is due and the tone is steadily on (a duty-cycled tone is left to its scheduler)."""
+        gate, now_s = self.tone_gate, self.rendered_s
+        return (self.recheck is not None and self.recheck.due(now_s) and now_s < self.scene.duration_s
+                and (self.cycler is None or self.cycler.mode == "continuous")
+                and gate.on and (not gate.times_s or gate.times_s[-1] + gate.ramp_s <= now_s))
+
+    def _run_recheck(self) -> None:
+        """Pause the tone, probe the room from now (:class:`~uspd.live.recheck.PeriodicRecheck`),
+        resume at the (new) calibration's level."""
+        now_s = self.rendered_s
+        self.tone_gate.switch(now_s, False)
+        pause_s = self.recheck.run(SimulatedProber(self.scene, self.config.simulation, at_s=now_s), now_s)
+        self.tone_gate.switch(now_s + pause_s, True)
+        if self.recheck.calibration.carrier_hz == self.carrier_hz:  # a new carrier waits for the next start
+            self.calibration = self.recheck.calibration
+            self.level_dbfs = self.calibration.level_dbfs
+            self.scene = dataclasses.replace(self.scene, level_dbfs=self.level_dbfs)
 
 
 class WavSource:
