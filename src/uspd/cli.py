@@ -488,7 +488,8 @@ def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passb
         from uspd.live.soundcard import SoundCardSource
 
         source = SoundCardSource(cfg, device=_sound_device(device), calibrations=store,
-                                 on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False))
+                                 on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False),
+                                 log=lambda text: errors.print(text, highlight=False))  # its calibration's re-checks
         return source, datetime.now().astimezone()
     if wav is not None:
         from uspd.live.sources import WavSource

@@ -105,7 +105,8 @@ class CalibrationConfig(_Section):
     floor_tolerance_db: float = Field(6.0, gt=0, description="re-check: noise-floor change that triggers a re-calibration")
     store: Optional[Path] = Field(None, description="calibration file (default: calibration.json beside the event journal)")
     recheck_every_h: Optional[float] = Field(
-        None, gt=0, description="uspd run: re-check a calibrated simulated unit this often, re-calibrating on drift (off: never)"
+        None, gt=0, description="uspd run/serve: re-check a calibrated simulated unit or sound card this often, "
+                                "re-calibrating on drift (off: never)"
     )
 
     @model_validator(mode="after")

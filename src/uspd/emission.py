@@ -119,7 +119,8 @@ class DutyCycler:
 
     It acts on each block of decisions once it is processed, switching the gate from the
     block's end (``now_s``): a real device hears a block before it can react to it.
-    ``transitions`` lists (time_s, mode) for the dashboard and the report.
+    ``transitions`` lists (time_s, mode) for the dashboard and the report. While ``held``
+    (a calibration re-check has the tone paused) it switches nothing.
     """
 
     def __init__(self, config: DutyCycleConfig, gate: ToneGate, hold_s: float | None = None) -> None:
@@ -132,6 +133,7 @@ class DutyCycler:
         self._until_s = 0.0
         self._probe_start_s = 0.0
         self.transitions: list[tuple[float, Mode]] = []
+        self.held = False
 
     def _enter(self, mode: Mode, now_s: float) -> None:
         self.mode = mode
@@ -144,6 +146,8 @@ class DutyCycler:
 
     def update(self, decisions: Decisions, now_s: float) -> Mode:
         """Take one block's decisions (the block ends at ``now_s``); returns the new mode."""
+        if self.held:
+            return self.mode
         if len(decisions.time_s):
             self._occupied = bool(decisions.occupied[-1])
         occupied = self._occupied

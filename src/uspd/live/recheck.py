@@ -7,7 +7,8 @@ the unit calibrates again in the same pause, saves the result, logs one line, an
 tone resumes at the new level; a new carrier would change the Doppler frames' velocity
 axis under the running detector, so it and its level apply from the next start (the
 line says so). The source does the pausing: :class:`~uspd.live.sources.SimulatedSource`
-(a sound card's live re-check is not built yet).
+renders the pause, :class:`~uspd.live.soundcard.SoundCardSource` plays the probes through
+its running stream.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ class PeriodicRecheck:
     """When a re-check is due, and what one does (see the module doc)."""
 
     def __init__(self, calibration: Calibration, profile: DeviceProfile, config: CalibrationConfig,
-                 store: CalibrationStore, log: Callable[[str], None]) -> None:
+                 store: CalibrationStore, log: Callable[[str], None],
+                 accept: Callable[[Calibration], None] | None = None) -> None:
+        """``accept`` raises on a re-calibration that must not be saved (a card whose mics no
+        longer hear its speaker: :func:`~uspd.live.soundcard_calibration.check_speaker_heard`)."""
         if config.recheck_every_h is None:
             raise ValueError("calibration.recheck_every_h is not set")
         self.calibration, self.profile, self.config, self.store, self.log = calibration, profile, config, store, log
+        self.accept = accept
         self.every_s = config.recheck_every_h * 3600.0
         self.next_s = self.every_s
 
@@ -47,12 +52,18 @@ class PeriodicRecheck:
             self.log(f"{summary}: unchanged")
         else:
             old = self.calibration
-            self.calibration = calibrate(prober, self.profile, self.config, old.device_id)
-            self.store.save(self.calibration)
-            new = self.calibration
+            new = calibrate(prober, self.profile, self.config, old.device_id)
+            if self.accept is not None:
+                self.accept(new)
+            self.calibration = new
+            self.store.save(new)
             later = "" if new.carrier_hz == old.carrier_hz else " (the new carrier and its level apply from the next start)"
             self.log(f"{summary}: {drift.reason}; re-calibrated to {new.carrier_hz / 1000:g} kHz at "
                      f"{new.level_dbfs:.1f} dBFS{later}")
             pause_s *= 1 + len(self.profile.candidate_carriers(self.config))
-        self.next_s = now_s + pause_s + self.every_s
+        self.resumed(now_s + pause_s)
         return pause_s
+
+    def resumed(self, at_s: float) -> None:
+        """The tone resumed at stream time ``at_s``: the next re-check is due ``every_s`` later."""
+        self.next_s = at_s + self.every_s

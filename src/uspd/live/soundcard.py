@@ -7,7 +7,8 @@ device supports; the stream callback's status flags become :class:`SoundCardErro
 sentences.
 
 Calibrating a card (probing it through this same duplex stream) is
-:mod:`uspd.live.soundcard_calibration`.
+:mod:`uspd.live.soundcard_calibration`; with ``[calibration] recheck_every_h`` the running
+source re-checks its calibration (:class:`SoundCardSource`).
 
 48 kHz hardware (most laptops and USB headsets) cannot carry a 32 kHz tone: the tone
 moves to ~20 kHz, where some people (children, young adults) and most pets can hear it,
@@ -17,8 +18,9 @@ and uspd says so.
 from __future__ import annotations
 
 import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,8 @@ from uspd.sim.scene import NYQUIST_GUARD_HZ
 
 if TYPE_CHECKING:
     from uspd.calibrate import CalibrationStore
+    from uspd.live.recheck import PeriodicRecheck
+    from uspd.live.soundcard_calibration import SoundCardProber
 
 PREFERRED_RATES_HZ = (192000, 96000, 48000, 44100)
 LOW_RATE_CARRIER_HZ = 20000.0  # the highest tone a 44.1/48 kHz device reproduces with room to spare
@@ -153,18 +157,31 @@ class SoundCardSource:
     A stream error or a vanished device is reported through ``on_problem`` and the stream
     re-opened every few seconds; frame times count the audio received, so events keep
     their order across the gap. ``stop()`` ends :meth:`blocks`.
+
+    With ``[calibration] recheck_every_h`` and a saved calibration, :attr:`recheck`
+    (:class:`~uspd.live.recheck.PeriodicRecheck`) re-checks it every so often while the tone
+    is steadily on (never during a duty cycle's pause or probe; the cycler is held meanwhile):
+    the tone ramps off through :attr:`tone_gate`, the calibration's own
+    :class:`~uspd.live.soundcard_calibration.SoundCardProber` plays its latency chirp and
+    probes (and on drift a whole calibration) through *this running stream's* callback, on a
+    thread of its own, and the tone ramps back on (at a new level at once, phase continuous).
+    The stream stays open because closing it for a prober's own stream would stop the audio
+    that counts frame time (the pause would vanish from the timeline and the presence clock)
+    and risk a device that does not open again; this way the pause's frames are heard and
+    come out as no data, like a duty cycle's, and the detector keeps taking blocks while the
+    probes, up to half a minute for a re-calibration, run. ``log`` gets its one line.
     """
 
     paced = True
     duration_s = None
 
     def __init__(self, config: Config, *, device: int | str | None = None, on_problem=print,
-                 calibrations: CalibrationStore | None = None) -> None:
+                 calibrations: CalibrationStore | None = None, log: Callable[[str], None] = print) -> None:
         self.sd = _sounddevice()
         self.config = config
         self.device = device
         self.on_problem = on_problem
-        card = find_card(self.sd, device)
+        self.card = card = find_card(self.sd, device)
         self.n_channels = card.n_inputs
         self.name = card.id
         self.plan = plan_audio(list(card.rates_hz), config.emission.carrier_hz)
@@ -186,19 +203,33 @@ class SoundCardSource:
                                baseband_rate_hz=baseband_rate_for(self.plan.sample_rate_hz, config),
                                speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
         self.velocity_m_s = self._front.velocity_m_s
+        self.recheck = self._periodic_recheck(calibrations, log)
+        self._rechecking: _Rechecking | None = None
         self.tone_gate = self.cycler = self._heard_gate = self._gated = None
         duty = config.duty_cycle
-        if duty.enabled:
+        if duty.enabled or self.recheck is not None:
             self.tone_gate = ToneGate(duty.ramp_s)  # in output time: what the speaker plays
-            self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s)
             self._heard_gate = _DelayedGate(self.tone_gate)  # in input time: what the mics hear
             self._gated = GatedFrames(self._front.spectrogram, self._heard_gate, duty.settle_s)
+        if duty.enabled:
+            self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s)
         self._baseband_out = 0  # baseband samples the demodulator released (duty-cycling only)
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._stopped = False
         self._phase = 0
         self.problems = 0
         self.dropped_blocks = 0  # audio blocks the detector was too slow to take
+
+    def _periodic_recheck(self, calibrations: CalibrationStore | None, log: Callable[[str], None]) -> PeriodicRecheck | None:
+        """The re-check of the card's calibration, when one is saved and ``recheck_every_h`` asks for it."""
+        if self.calibration is None or self.config.calibration.recheck_every_h is None:
+            return None
+        from uspd.live.recheck import PeriodicRecheck
+        from uspd.live.soundcard_calibration import card_profile, check_speaker_heard
+
+        profile = card_profile(self.config.soundcard, self.card.n_inputs, self.plan.sample_rate_hz)
+        return PeriodicRecheck(self.calibration, profile, self.config.calibration, calibrations, log,
+                               accept=lambda calibration: check_speaker_heard(calibration, profile))
 
     def stop(self) -> None:
         self._stopped = True
@@ -212,9 +243,13 @@ class SoundCardSource:
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.level_dbfs / 20)
         n = np.arange(self._phase, self._phase + frames)
-        outdata[:, 0] = amplitude * np.sin(2 * np.pi * self.plan.carrier_hz * n / rate)
-        if self.tone_gate is not None:  # its switches are at least a block ahead (rendered_s): this block's are settled
-            outdata[:, 0] *= self.tone_gate.gain(n / rate)
+        rechecking = self._rechecking
+        if rechecking is not None and self._phase >= rechecking.from_sample:  # the tone is off: the probes play
+            rechecking.prober.callback(indata, outdata, frames, time_info, status)
+        else:
+            outdata[:, 0] = amplitude * np.sin(2 * np.pi * self.plan.carrier_hz * n / rate)
+            if self.tone_gate is not None:  # its switches are at least a block ahead (rendered_s): this block's are settled
+                outdata[:, 0] *= self.tone_gate.gain(n / rate)
         self._phase += frames
         problem = stream_problem({"input_overflow": status.input_overflow, "output_underflow": status.output_underflow})
         try:
@@ -243,9 +278,36 @@ class SoundCardSource:
                             self.problems += 1
                             self.on_problem(problem)
                         yield self._frames(audio)
+                        if self.recheck is not None:
+                            self._step_recheck()
             except (self.sd.PortAudioError, SoundCardError) as err:
                 self.on_problem(f"sound card lost: {err}; retrying in {_RETRY_S:g} s")
                 time.sleep(_RETRY_S)
+
+    def _step_recheck(self) -> None:
+        """Start a due re-check while the tone is steadily on; end a finished one (see the class doc)."""
+        gate, now_s = self.tone_gate, self.rendered_s
+        if self._rechecking is None:
+            steady = gate.on and (not gate.times_s or gate.times_s[-1] + gate.ramp_s <= now_s)
+            if self.recheck.due(now_s) and steady and (self.cycler is None or self.cycler.mode == "continuous"):
+                from uspd.live.soundcard_calibration import card_prober
+
+                if self.cycler is not None:
+                    self.cycler.held = True
+                gate.switch(now_s, False)
+                self._rechecking = _Rechecking(card_prober(self.card, self.config, self.sd), self.recheck,
+                                               now_s, int(np.ceil((now_s + gate.ramp_s) * self.plan.sample_rate_hz)))
+        elif not self._rechecking.thread.is_alive():
+            error, self._rechecking = self._rechecking.error, None
+            if error is not None:
+                self.on_problem(f"the calibration re-check failed ({error}); keeping the saved calibration")
+            calibration = self.recheck.calibration
+            if calibration.carrier_hz == self.carrier_hz:  # a new carrier waits for the next start
+                self.calibration, self.level_dbfs = calibration, calibration.level_dbfs
+            gate.switch(now_s, True)
+            self.recheck.resumed(now_s)
+            if self.cycler is not None:
+                self.cycler.held = False
 
     def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Audio block → Doppler frames; while duty-cycling, frames the mics recorded with the
@@ -258,6 +320,24 @@ class SoundCardSource:
         self._baseband_out += baseband.shape[1]
         skip = min(max(demodulator.settle_samples - first, 0), baseband.shape[1])  # ramping up from the silence before the stream
         return self._gated.process(baseband[:, skip:], (first + skip) / demodulator.baseband_rate_hz)
+
+
+class _Rechecking:
+    """A re-check in progress: ``recheck`` runs ``prober`` on its own thread, from ``now_s``
+    (stream time); the stream's callback plays the prober from ``from_sample`` (the tone is off)."""
+
+    def __init__(self, prober: SoundCardProber, recheck: PeriodicRecheck, now_s: float, from_sample: int) -> None:
+        self.prober, self.from_sample = prober, from_sample
+        self.error: Exception | None = None
+        self.thread = threading.Thread(target=self._run, args=(recheck, now_s), daemon=True)
+        self.thread.start()
+
+    def _run(self, recheck: PeriodicRecheck, now_s: float) -> None:
+        try:
+            self.prober.measure_latency()
+            recheck.run(self.prober, now_s)
+        except (SoundCardError, ValueError) as err:  # a lost or disturbed card, or no carrier left to choose
+            self.error = err
 
 
 class _DelayedGate:

@@ -12,7 +12,10 @@ The round trip (DAC → speaker → mic → ADC, plus the driver's buffers) is m
 stream with a short ultrasonic chirp: the lag where each mic's recording best matches the
 chirp, less the nominal speaker-to-mic flight time (the room's own delay is part of the
 probe's response, as in the simulation). The stream stays open for all probes, so the
-latency, and with it every probe's phase, is the same for all of them.
+latency, and with it every probe's phase, is the same for all of them. A running live
+stream can play the probes instead of the prober's own stream: it hands its callbacks to
+:meth:`SoundCardProber.callback` and calls :meth:`SoundCardProber.measure_latency` once
+(:class:`~uspd.live.soundcard.SoundCardSource`'s periodic re-check).
 
 What the maker knows about the card (mic geometry, datasheet sensitivities) comes from
 ``[soundcard]`` (:func:`card_profile`); a card whose mics barely hear its speaker (muted
@@ -115,10 +118,10 @@ class SoundCardProber:
     def __enter__(self) -> SoundCardProber:
         rate = self.sample_rate_hz
         self._stream = self.sd.Stream(device=self.card.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
-                                      channels=(self.card.n_inputs, 1), dtype="float32", callback=self._callback)
+                                      channels=(self.card.n_inputs, 1), dtype="float32", callback=self.callback)
         self._stream.__enter__()
         try:
-            self.latency_samples = self._measure_latency()
+            self.measure_latency()
         except BaseException:
             self._stream.__exit__(None, None, None)
             raise
@@ -127,7 +130,8 @@ class SoundCardProber:
     def __exit__(self, *exc) -> None:
         self._stream.__exit__(*exc)
 
-    def _callback(self, indata, outdata, frames, time_info, status) -> None:
+    def callback(self, indata, outdata, frames, time_info, status) -> None:
+        """The duplex stream's callback: plays the current take (silence without one) and records it."""
         outdata.fill(0.0)
         take = self._take
         if take is None:
@@ -158,8 +162,9 @@ class SoundCardProber:
                 return take.recording
         raise SoundCardError(f"every try of a probe was disturbed ({take.glitch}); close other audio programs and retry")
 
-    def _measure_latency(self) -> int:
-        """Round-trip latency in samples: the chirp's lag in each mic less its nominal flight time (median over mics)."""
+    def measure_latency(self) -> None:
+        """Sets :attr:`latency_samples`, the stream's round trip: the chirp's lag in each mic less
+        its nominal flight time (median over mics)."""
         rate, cal = self.sample_rate_hz, self.config.calibration
         t = np.arange(int(CHIRP_S * rate)) / rate
         top_hz = rate / 2 - NYQUIST_GUARD_HZ
@@ -171,7 +176,7 @@ class SoundCardProber:
         latency = int(np.median(lag - flight))
         if latency < 0:
             raise SoundCardError("could not find the calibration chirp in the recording: is the speaker on?")
-        return latency
+        self.latency_samples = latency
 
     def probe(self, carrier_hz: float, level_dbfs: float, on_s: float, off_s: float) -> np.ndarray:
         rate = self.sample_rate_hz
@@ -196,5 +201,10 @@ def soundcard_prober(config: Config, device: int | str | None) -> tuple[SoundCar
     card = find_card(sd, device)
     if not card.rates_hz:
         raise SoundCardError(f"device {card.name} supports none of the rates uspd uses; pick another with --device")
-    profile = card_profile(config.soundcard, card.n_inputs, card.rates_hz[0])
-    return SoundCardProber(card, profile, config, sd), profile, card.id
+    prober = card_prober(card, config, sd)
+    return prober, prober.profile, card.id
+
+
+def card_prober(card: Card, config: Config, sd) -> SoundCardProber:
+    """The prober of a found card at its fastest rate, with its profile from ``[soundcard]``."""
+    return SoundCardProber(card, card_profile(config.soundcard, card.n_inputs, card.rates_hz[0]), config, sd)
