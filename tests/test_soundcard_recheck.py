@@ -13,15 +13,17 @@ import numpy as np
 import pytest
 
 from uspd.calibrate import CalibrationStore, calibrate
-from uspd.calibration_study import draw_unit
+from uspd.calibration_study import draw_unit, walk_scene
 from uspd.config import Config
 from uspd.live import soundcard
 from uspd.live.journal import Journal
 from uspd.live.routines import Timeline
 from uspd.live.run import LiveChain, run_live
 from uspd.live.soundcard_calibration import MAX_LATENCY_S, card_prober
+from uspd.sim.movers import Stay
+from uspd.sim.render import render_passband
 from uspd.sim.room import Furniture
-from uspd.sim.virtual_card import LoopbackCard, RoomLoopback
+from uspd.sim.virtual_card import EchoRecording, LoopbackCard, RoomLoopback
 
 QUIET_UNIT = 2009  # the calibration tests' unit: one mic, no HVAC (tests/test_calibrate.py)
 RATE_HZ = 96000
@@ -30,6 +32,7 @@ SPEED = 8.0  # the virtual card runs this many times faster than real time
 CONFIG = Config().model_copy(update={"calibration": Config().calibration.model_copy(
     update={"recheck_every_h": EVERY_S / 3600})})
 CAL = CONFIG.calibration
+HOP_S = CONFIG.frontend.hop_s
 # one re-check's takes: the latency chirp and the probe (with the prober's pre- and post-roll), each recorded MAX_LATENCY_S longer
 PROBE_TAKES_S = (0.05 + MAX_LATENCY_S) + (0.05 + CAL.probe_on_s + CAL.probe_off_s + 0.05 + MAX_LATENCY_S)
 
@@ -52,7 +55,7 @@ def calibration(room):
         return calibrate(prober, prober.profile, CAL, soundcard.find_card(card, None).id)
 
 
-def _run(card: LoopbackCard, calibration, tmp_path, monkeypatch, *, until, on_block=lambda source: None):
+def _run(card: LoopbackCard, calibration, tmp_path, monkeypatch, *, until, on_block=lambda source: None, config=CONFIG):
     """`uspd run --device` on the virtual card with a saved calibration, until ``until(source)``;
     returns the source, the store, the logged lines, problems, and the power and times of every frame."""
     monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
@@ -60,10 +63,10 @@ def _run(card: LoopbackCard, calibration, tmp_path, monkeypatch, *, until, on_bl
     store.save(calibration)
     lines: list[str] = []
     problems: list[str] = []
-    source = soundcard.SoundCardSource(CONFIG, calibrations=store, log=lines.append, on_problem=problems.append)
+    source = soundcard.SoundCardSource(config, calibrations=store, log=lines.append, on_problem=problems.append)
     heard = []
     with Journal(tmp_path / "events.sqlite3") as journal:
-        chain = LiveChain(CONFIG, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
+        chain = LiveChain(config, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
                           source_name=source.name)
         chain.listeners.append(lambda power, decisions, firings: heard.append((power, decisions)))
         run_live(source, chain, speed=None, should_stop=lambda: on_block(source) or until(source, lines))
@@ -71,7 +74,7 @@ def _run(card: LoopbackCard, calibration, tmp_path, monkeypatch, *, until, on_bl
     times = np.concatenate([d.time_s for _, d in heard])
     assert source.dropped_blocks == 0 and chain.status.dropped_frames == 0
     step_s = np.diff(times)  # no gap: a frame every hop (the spectrogram restarts on its own grid when the tone is back)
-    assert step_s.min() > 0 and step_s.max() <= CONFIG.frontend.hop_s + 1e-9
+    assert step_s.min() > 0 and step_s.max() <= HOP_S + 1e-9
     return source, store, lines, problems, power, times, heard
 
 
@@ -98,7 +101,7 @@ def _tone_only(source, n_played):
 
 def _blank(power, times, start_s, stop_s):
     inside = (times > start_s) & (times <= stop_s)
-    return inside.sum() > 0.9 * (stop_s - start_s) / CONFIG.frontend.hop_s and not power[inside].any()
+    return inside.sum() > 0.9 * (stop_s - start_s) / HOP_S and not power[inside].any()
 
 
 def test_an_unchanged_room_pauses_the_cards_tone_for_a_probe(calibration, room, tmp_path, monkeypatch):
@@ -114,7 +117,7 @@ def test_an_unchanged_room_pauses_the_cards_tone_for_a_probe(calibration, room, 
     assert PROBE_TAKES_S < first_on - first_off < PROBE_TAKES_S + 0.6  # the takes, each from the next block on
     assert EVERY_S <= second_off - first_on <= EVERY_S + 0.6 and PROBE_TAKES_S < second_on - second_off < PROBE_TAKES_S + 0.6
     delay_s = source._heard_gate.delay_s
-    assert _blank(power, times, first_off + delay_s, first_on + delay_s)
+    assert _blank(power, times, first_off + delay_s + HOP_S, first_on + delay_s)
     assert power[(times > 2.0) & (times < first_off)].any()
     assert power[(times > first_on + delay_s + 1.0) & (times < second_off)].any()  # the detector hears the tone again
     assert store.load(calibration.device_id) == calibration and source.level_dbfs == calibration.level_dbfs
@@ -124,3 +127,105 @@ def test_an_unchanged_room_pauses_the_cards_tone_for_a_probe(calibration, room, 
     np.testing.assert_allclose(played[keep], _played_tone(card, source, [calibration.level_dbfs] * 3)[keep], atol=1e-4)
     in_pause = ~keep & (np.arange(len(played)) / RATE_HZ < first_on)
     assert np.max(np.abs(played[in_pause])) == pytest.approx(10 ** (-20 / 20), rel=1e-3)  # the chirp, the loudest probe
+
+
+def test_a_reflector_brought_in_between_checks_recalibrates_the_card_and_resumes_at_the_new_level(
+        unit, calibration, room, tmp_path, monkeypatch):
+    x, y, _ = unit.scene.device.position_m
+    sofa = Furniture((x + 1.2, y + 0.4, 0.6), 0.1)
+    furnished = RoomLoopback(dataclasses.replace(unit.scene, room=dataclasses.replace(
+        unit.scene.room, furniture=unit.scene.room.furniture + (sofa,))), CONFIG.simulation)
+    card = LoopbackCard(room, speed=SPEED)
+
+    def bring_in_the_sofa(source):
+        if len(source.tone_gate.times_s) == 2 and source.rendered_s > source.tone_gate.times_s[1] + 1.0:
+            card.room = furnished  # after the first re-check, before the second
+
+    def rechecked_again(source, lines):
+        times_s = source.tone_gate.times_s
+        return len(times_s) == 6 and source.rendered_s > times_s[5] + 0.5
+
+    source, store, lines, problems, power, times, _ = _run(card, calibration, tmp_path, monkeypatch,
+                                                          until=rechecked_again, on_block=bring_in_the_sofa)
+    assert problems == [] and card.room is furnished
+    assert lines[0].endswith(": unchanged")
+    assert "echoes changed" in lines[1] and "re-calibrated to" in lines[1], lines
+    again = store.load(calibration.device_id)
+    assert again.created_unix_s > calibration.created_unix_s and again.reference != calibration.reference
+    off_s, on_s = source.tone_gate.times_s[2:4]
+    n_candidates = len(source.recheck.profile.candidate_carriers(CAL))
+    takes_s = PROBE_TAKES_S + n_candidates * (PROBE_TAKES_S - 0.05 - MAX_LATENCY_S)  # the check, then every carrier
+    assert takes_s < on_s - off_s < takes_s + 0.1 * (2 + n_candidates) + 0.5  # each take from the next block on
+    assert _blank(power, times, off_s + source._heard_gate.delay_s + HOP_S, on_s + source._heard_gate.delay_s)
+    # the tone resumed at once at the new level, phase continuous; the next re-check agrees with the new calibration
+    assert source.calibration == again and source.level_dbfs == again.level_dbfs != calibration.level_dbfs
+    played = card.played
+    keep = _tone_only(source, len(played))
+    expected = _played_tone(card, source, [calibration.level_dbfs, calibration.level_dbfs, again.level_dbfs, again.level_dbfs])
+    np.testing.assert_allclose(played[keep], expected[keep], atol=1e-4)
+    after = np.arange(len(played)) / RATE_HZ > on_s + source.tone_gate.ramp_s
+    assert np.max(np.abs(played[after & keep])) == pytest.approx(10 ** (again.level_dbfs / 20), rel=1e-3)
+    assert lines[2].endswith(": unchanged") and len(lines) == 3
+
+
+class _WalkerInRoom:
+    """The card's room (:class:`RoomLoopback`) with a person in it, whose echoes (``walk``:
+    the walk's recording less the empty room's, both with the tone on) follow what the card
+    plays at the carrier (:class:`EchoRecording`); the card ends with the recording."""
+
+    def __init__(self, room: RoomLoopback, walk: EchoRecording) -> None:
+        self.room, self.walk = room, walk
+        self.n_mics, self.length, self.sample_rate_hz = room.n_mics, walk.length, room.sample_rate_hz
+
+    def answer(self, drive: np.ndarray, start: int, n: int, delay: int) -> np.ndarray:
+        walker = self.walk.answer(drive, start, n, delay) - self.walk.ambient[:, start : start + n]
+        return self.room.answer(drive, start, n, delay) + walker
+
+
+def test_presence_holds_through_a_recheck_that_waits_for_the_duty_cycle(unit, calibration, room, tmp_path, monkeypatch):
+    """Someone walks in front of the card, stands still for a while, then walks again: the
+    duty cycle pauses the tone for the first walk; the re-check waits until the tone is
+    continuous again, the cycler waits for the re-checks, and the room stays occupied
+    throughout (the second re-check falls on the second walk, which is heard after it)."""
+    config = CONFIG.model_copy(update={"duty_cycle": CONFIG.duty_cycle.model_copy(
+        update={"enabled": True, "off_s": 3.0, "probe_s": 2.0})})
+    walk = walk_scene(unit, 2.0, calibration.carrier_hz, calibration.level_dbfs)
+    first = walk.movers[0]
+    legs = first.segments[1:5]
+    person = dataclasses.replace(first, segments=(Stay(2.0, "stand", 0.0), *legs, Stay(14.0, "stand", 0.0), *legs,
+                                                  Stay(30.0, "stand", 0.0)))  # walks over 2–6 s and 20–24 s
+    walk = dataclasses.replace(walk, movers=(person,), duration_s=28.0)
+    tone_on = render_passband(walk, config.simulation).signal
+    empty = render_passband(dataclasses.replace(walk, movers=()), config.simulation).signal
+    card = LoopbackCard(_WalkerInRoom(room, EchoRecording(tone_on, empty, walk.carrier_hz, walk.level_dbfs, RATE_HZ)),
+                        speed=SPEED)
+    pause_s: list[float] = []  # the re-check's switch off and back on
+
+    def watch(source):
+        if (source._rechecking is not None) != (len(pause_s) % 2 == 1):
+            pause_s.append(source.tone_gate.times_s[-1])
+
+    block = int(soundcard.BLOCK_S * RATE_HZ)
+    source, store, lines, problems, power, times, heard = _run(
+        card, calibration, tmp_path, monkeypatch, config=config, on_block=watch,
+        until=lambda source, lines: source._phase + block > card.room.length and source._queue.empty())
+    assert problems == [] and len(pause_s) == 4 and all(line.endswith(": unchanged") for line in lines), (lines, pause_s)
+    transitions = source.cycler.transitions
+
+    def mode_at(t_s):
+        return next((mode for when, mode in reversed(transitions) if when <= t_s), "continuous")
+
+    assert [mode for _, mode in transitions[:2]] == ["off", "probe"]  # the first walk paused the tone
+    off_s, on_s = pause_s[:2]
+    assert mode_at(EVERY_S) == "probe" and mode_at(off_s) == "continuous"  # due at 8 s, it waited for the duty cycle
+    ramp_s = source.tone_gate.ramp_s  # the cycler waited for the re-checks and the tone's ramp back on:
+    assert not any(a < when <= b + ramp_s for when, _ in transitions for a, b in (pause_s[:2], pause_s[2:]))
+    delay_s = source._heard_gate.delay_s
+    assert _blank(power, times, off_s + delay_s + HOP_S, on_s + delay_s)
+
+    occupied = np.concatenate([d.occupied for _, d in heard])
+    motion = np.concatenate([d.motion for _, d in heard])
+    events = [(e.time_s, e.event) for _, d in heard for e in d.events]
+    entered = next(t for t, event in events if event == "occupied")
+    assert entered < off_s and occupied[times >= entered].all() and "vacant" not in {e for _, e in events}
+    assert (motion[(times > pause_s[3] + delay_s) & (times < 26.0)] != "none").any()  # the second walk, heard after the pause

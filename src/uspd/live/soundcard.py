@@ -289,6 +289,8 @@ class SoundCardSource:
         gate, now_s = self.tone_gate, self.rendered_s
         if self._rechecking is None:
             steady = gate.on and (not gate.times_s or gate.times_s[-1] + gate.ramp_s <= now_s)
+            if self.cycler is not None and steady:
+                self.cycler.held = False  # the tone is back and its ramp done: the duty cycle may switch it again
             if self.recheck.due(now_s) and steady and (self.cycler is None or self.cycler.mode == "continuous"):
                 from uspd.live.soundcard_calibration import card_prober
 
@@ -306,8 +308,6 @@ class SoundCardSource:
                 self.calibration, self.level_dbfs = calibration, calibration.level_dbfs
             gate.switch(now_s, True)
             self.recheck.resumed(now_s)
-            if self.cycler is not None:
-                self.cycler.held = False
 
     def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Audio block → Doppler frames; while duty-cycling, frames the mics recorded with the
