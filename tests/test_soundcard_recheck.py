@@ -30,7 +30,7 @@ RATE_HZ = 96000
 EVERY_S = 8.0
 SPEED = 8.0  # the virtual card runs this many times faster than real time
 CONFIG = Config().model_copy(update={"calibration": Config().calibration.model_copy(
-    update={"recheck_every_h": EVERY_S / 3600})})
+    update={"recheck_every_h": EVERY_S / 3600, "carrier_step_hz": 4000.0})})  # 7 carriers: a re-calibration's pause in half
 CAL = CONFIG.calibration
 HOP_S = CONFIG.frontend.hop_s
 # one re-check's takes: the latency chirp and the probe (with the prober's pre- and post-roll), each recorded MAX_LATENCY_S longer
@@ -114,8 +114,9 @@ def test_an_unchanged_room_pauses_the_cards_tone_for_a_probe(calibration, room, 
     first_off, first_on, second_off, second_on = gate.times_s
     # due at 8 s of stream time; the detector takes blocks a few behind the card's output
     assert 8.0 <= first_off <= 8.6 and lines[0].startswith(f"calibration re-check at {first_off:.0f} s")
-    assert PROBE_TAKES_S < first_on - first_off < PROBE_TAKES_S + 0.6  # the takes, each from the next block on
-    assert EVERY_S <= second_off - first_on <= EVERY_S + 0.6 and PROBE_TAKES_S < second_on - second_off < PROBE_TAKES_S + 0.6
+    # the takes, each from the card's next block on, and the detector's lag behind the card (the queue)
+    assert PROBE_TAKES_S < first_on - first_off < PROBE_TAKES_S + 1.0
+    assert EVERY_S <= second_off - first_on <= EVERY_S + 0.6 and PROBE_TAKES_S < second_on - second_off < PROBE_TAKES_S + 1.0
     delay_s = source._heard_gate.delay_s
     assert _blank(power, times, first_off + delay_s + HOP_S, first_on + delay_s)
     assert power[(times > 2.0) & (times < first_off)].any()
@@ -155,7 +156,7 @@ def test_a_reflector_brought_in_between_checks_recalibrates_the_card_and_resumes
     off_s, on_s = source.tone_gate.times_s[2:4]
     n_candidates = len(source.recheck.profile.candidate_carriers(CAL))
     takes_s = PROBE_TAKES_S + n_candidates * (PROBE_TAKES_S - 0.05 - MAX_LATENCY_S)  # the check, then every carrier
-    assert takes_s < on_s - off_s < takes_s + 0.1 * (2 + n_candidates) + 0.5  # each take from the next block on
+    assert takes_s < on_s - off_s < takes_s + 0.1 * (2 + n_candidates) + 1.0  # each take from the next block on, the queue's lag
     assert _blank(power, times, off_s + source._heard_gate.delay_s + HOP_S, on_s + source._heard_gate.delay_s)
     # the tone resumed at once at the new level, phase continuous; the next re-check agrees with the new calibration
     assert source.calibration == again and source.level_dbfs == again.level_dbfs != calibration.level_dbfs
@@ -229,3 +230,33 @@ def test_presence_holds_through_a_recheck_that_waits_for_the_duty_cycle(unit, ca
     entered = next(t for t, event in events if event == "occupied")
     assert entered < off_s and occupied[times >= entered].all() and "vacant" not in {e for _, e in events}
     assert (motion[(times > pause_s[3] + delay_s) & (times < 26.0)] != "none").any()  # the second walk, heard after the pause
+
+
+def test_a_recalibration_the_mics_barely_hear_is_not_saved(calibration, room, tmp_path, monkeypatch):
+    """The speaker muted while running: the re-check sees the direct path gone and calibrates
+    again, which `uspd calibrate --device` would refuse; so is this, and the tone resumes."""
+    card = LoopbackCard(room, speed=SPEED)
+
+    def mute(source):
+        card.muted = source.rendered_s > 4.0
+
+    source, store, lines, problems, _, _, _ = _run(card, calibration, tmp_path, monkeypatch, on_block=mute,
+                                                   until=lambda source, lines: len(source.tone_gate.times_s) == 2)
+    assert lines == [] and len(problems) == 1 and "barely hear the speaker" in problems[0], problems
+    assert problems[0].endswith("keeping the saved calibration")
+    assert store.load(calibration.device_id) == calibration and source.level_dbfs == calibration.level_dbfs
+    assert source.recheck.calibration == calibration and source.recheck.next_s == source.tone_gate.times_s[1] + EVERY_S
+
+
+def test_uspd_run_rechecks_a_calibrated_card_only_when_asked(calibration, room, monkeypatch, tmp_path):
+    from uspd.cli import _live_source
+
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: LoopbackCard(room))
+    journal = tmp_path / "events.sqlite3"  # the store beside it is the default
+    assert _live_source(CONFIG, "empty_quiet", 0, None, False, None, True, "0", journal)[0].recheck is None  # not calibrated
+    CalibrationStore(tmp_path / "calibration.json").save(calibration)
+    asked, _ = _live_source(CONFIG, "empty_quiet", 0, None, False, None, True, "0", journal)
+    assert asked.recheck is not None and asked.recheck.every_s == EVERY_S and asked.recheck.calibration == calibration
+    assert asked.tone_gate is not None and asked.cycler is None
+    plain, _ = _live_source(Config(), "empty_quiet", 0, None, False, None, True, "0", journal)
+    assert plain.recheck is None and plain.tone_gate is None  # not asked: the tone plays ungated, as before
