@@ -260,3 +260,16 @@ def test_uspd_run_rechecks_a_calibrated_card_only_when_asked(calibration, room, 
     assert asked.tone_gate is not None and asked.cycler is None
     plain, _ = _live_source(Config(), "empty_quiet", 0, None, False, None, True, "0", journal)
     assert plain.recheck is None and plain.tone_gate is None  # not asked: the tone plays ungated, as before
+
+
+def test_a_card_lost_during_the_recheck_abandons_it_and_resumes_the_tone(calibration, room, tmp_path, monkeypatch):
+    card = LoopbackCard(room, speed=SPEED, unplug_at_s=9.0)  # during the probe of the re-check at 8 s
+    monkeypatch.setattr(soundcard, "_STALL_S", 0.5)
+    monkeypatch.setattr(soundcard, "_RETRY_S", 0.05)
+    source, store, lines, problems, _, _, _ = _run(card, calibration, tmp_path, monkeypatch,
+                                                   until=lambda source, lines: len(source.tone_gate.times_s) == 2)
+    assert card.opens == 2 and lines == [] and len(problems) == 2, problems
+    assert problems[0].startswith("sound card lost")
+    assert problems[1].startswith("the calibration re-check failed (the sound card was lost during it")
+    assert store.load(calibration.device_id) == calibration and source.level_dbfs == calibration.level_dbfs
+    assert source.tone_gate.on and source.recheck.next_s == source.tone_gate.times_s[1] + EVERY_S

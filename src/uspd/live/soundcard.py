@@ -281,6 +281,8 @@ class SoundCardSource:
                         if self.recheck is not None:
                             self._step_recheck()
             except (self.sd.PortAudioError, SoundCardError) as err:
+                if self._rechecking is not None:
+                    self._rechecking.prober.abandon(f"the sound card was lost during it: {err}")
                 self.on_problem(f"sound card lost: {err}; retrying in {_RETRY_S:g} s")
                 time.sleep(_RETRY_S)
 

@@ -114,6 +114,7 @@ class SoundCardProber:
         self.latency_samples: int | None = None
         self._take: _Take | None = None
         self._stream = None
+        self._abandoned: str | None = None
 
     def __enter__(self) -> SoundCardProber:
         rate = self.sample_rate_hz
@@ -158,9 +159,19 @@ class SoundCardProber:
             if not take.done.wait(timeout=n_record / self.sample_rate_hz + 5.0):
                 self._take = None
                 raise SoundCardError("the sound card stopped delivering audio while calibrating (device unplugged?)")
+            if self._abandoned is not None:  # checked after the take is set: abandon() sees it or it sees abandon()
+                raise SoundCardError(self._abandoned)
             if take.glitch is None:
                 return take.recording
         raise SoundCardError(f"every try of a probe was disturbed ({take.glitch}); close other audio programs and retry")
+
+    def abandon(self, reason: str) -> None:
+        """The stream playing the takes is gone: the take now playing and every later one raise
+        :class:`SoundCardError` with ``reason`` (a stream re-opened meanwhile has another latency)."""
+        self._abandoned = reason
+        take = self._take
+        if take is not None:
+            take.done.set()
 
     def measure_latency(self) -> None:
         """Sets :attr:`latency_samples`, the stream's round trip: the chirp's lag in each mic less

@@ -109,14 +109,16 @@ class EchoRecording:
 class LoopbackCard:
     """Stands in for the ``sounddevice`` module: one duplex device whose mics hear ``room``
     answer the output, ``extra_latency`` samples late (plus one block); ``muted``: the
-    speaker stays silent; ``speed``: stream seconds per wall second."""
+    speaker stays silent; ``speed``: stream seconds per wall second; ``unplug_at_s``: its
+    first stream stops calling back there, as an unplugged card does (the next open finds it back)."""
 
     class PortAudioError(Exception):
         pass
 
     def __init__(self, room: RoomLoopback, *, name: str = "virtual loopback", extra_latency: int = 389,
-                 muted: bool = False, speed: float = 20.0) -> None:
+                 muted: bool = False, speed: float = 20.0, unplug_at_s: float | None = None) -> None:
         self.room, self.name, self.extra_latency, self.muted, self.speed = room, name, extra_latency, muted, speed
+        self.unplug_at_s = unplug_at_s
         self.rate = room.sample_rate_hz
         self.played = np.zeros(0, np.float32)  # everything played so far, across streams
         self.opens = 0
@@ -173,6 +175,8 @@ class _LoopbackStream(VirtualStream):
         status = SimpleNamespace(input_overflow=False, output_underflow=False)
         while not self.closed and (card.room.length is None or len(card.played) + n <= card.room.length):
             start = len(card.played)
+            if card.opens == 1 and card.unplug_at_s is not None and start >= card.unplug_at_s * card.rate:
+                return
             outdata = np.zeros((n, 1), np.float32)
             self.callback(card.heard(start, n, n), outdata, n, None, status)
             card.played = np.concatenate([card.played, outdata[:, 0]])
