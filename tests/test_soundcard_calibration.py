@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from uspd.calibrate import CalibrationStore, DeviceProfile, SimulatedProber, calibrate, probe_carrier
-from uspd.calibration_study import draw_unit
 from uspd.cli import app
 from uspd.config import Config, SoundCardConfig
 from uspd.live import soundcard
@@ -20,19 +19,8 @@ from uspd.sim.room import Furniture
 from uspd.sim.virtual_card import LoopbackCard, RoomLoopback
 
 CONFIG = Config()
-QUIET_UNIT = 2009  # the calibration tests' unit: one mic, no HVAC (tests/test_calibrate.py)
 LEVEL_TOLERANCE_DB = 2.0  # the tone-off floor is an estimate from 0.4 s of noise: a card and the simulation differ by its scatter
 # (the card hears another stretch of the room's noise each run: its idle blocks between probes follow thread timing)
-
-
-@pytest.fixture(scope="module")
-def unit():
-    return draw_unit(QUIET_UNIT)
-
-
-@pytest.fixture(scope="module")
-def room(unit):
-    return RoomLoopback(unit.scene, CONFIG.simulation)
 
 
 def _prober(card: LoopbackCard) -> SoundCardProber:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from uspd.calibrate import CalibrationStore, calibrate
-from uspd.calibration_study import draw_unit, walk_scene
+from uspd.calibration_study import walk_scene
 from uspd.config import Config
 from uspd.live import soundcard
 from uspd.live.journal import Journal
@@ -25,7 +25,6 @@ from uspd.sim.render import render_passband
 from uspd.sim.room import Furniture
 from uspd.sim.virtual_card import EchoRecording, LoopbackCard, RoomLoopback
 
-QUIET_UNIT = 2009  # the calibration tests' unit: one mic, no HVAC (tests/test_calibrate.py)
 RATE_HZ = 96000
 EVERY_S = 8.0
 SPEED = 8.0  # the virtual card runs this many times faster than real time
@@ -35,16 +34,6 @@ CAL = CONFIG.calibration
 HOP_S = CONFIG.frontend.hop_s
 # one re-check's takes: the latency chirp and the probe (with the prober's pre- and post-roll), each recorded MAX_LATENCY_S longer
 PROBE_TAKES_S = (0.05 + MAX_LATENCY_S) + (0.05 + CAL.probe_on_s + CAL.probe_off_s + 0.05 + MAX_LATENCY_S)
-
-
-@pytest.fixture(scope="module")
-def unit():
-    return draw_unit(QUIET_UNIT)
-
-
-@pytest.fixture(scope="module")
-def room(unit):
-    return RoomLoopback(unit.scene, CONFIG.simulation)
 
 
 @pytest.fixture(scope="module")

@@ -213,7 +213,7 @@ class SoundCardSource:
             self._gated = GatedFrames(self._front.spectrogram, self._heard_gate, duty.settle_s)
         if duty.enabled:
             self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s)
-        self._baseband_out = 0  # baseband samples the demodulator released (duty-cycling only)
+        self._baseband_out = 0  # baseband samples the demodulator released (a gated tone only)
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
         self._stopped = False
         self._phase = 0
@@ -312,8 +312,8 @@ class SoundCardSource:
             self.recheck.resumed(now_s)
 
     def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Audio block → Doppler frames; while duty-cycling, frames the mics recorded with the
-        tone off, ramping or settling are no data (:class:`~uspd.emission.GatedFrames`)."""
+        """Audio block → Doppler frames; with a tone gate (duty-cycling, re-checks), frames the mics
+        recorded with the tone off, ramping or settling are no data (:class:`~uspd.emission.GatedFrames`)."""
         if self._gated is None:
             return self._front.process(audio)
         demodulator = self._front.demodulator
