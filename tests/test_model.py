@@ -12,7 +12,7 @@ from uspd.detect.features import N_BINS  # noqa: E402
 from uspd.detect.neural import CLASSES  # noqa: E402
 from uspd.model.data import SceneData, SceneSpec  # noqa: E402
 from uspd.model.export import export_onnx, quantize_int8  # noqa: E402
-from uspd.model.loop import Mined, category, cut, stretches  # noqa: E402
+from uspd.model.loop import LoopSettings, Mined, category, cut, stage_metrics, stretches  # noqa: E402
 from uspd.model.network import MotionNet  # noqa: E402
 from uspd.model.train import TrainSettings, crops, train, validate  # noqa: E402
 
@@ -118,3 +118,22 @@ def test_cut_marks_the_lead_in_missing_and_category_reads_truth():
     assert len(piece) == lead + 50 and piece.missing[:lead].all() and not piece.missing[lead:].any()
     assert category(scene, m) == "desk_fan"
     assert category(scene, Mined(0, 0, 0)) == "nothing"
+
+
+def _empty_room(name: str, n_frames: int) -> SceneData:
+    return SceneData(SceneSpec(name, 0, n_frames * 0.02), np.zeros((n_frames, N_BINS), np.float16), np.zeros(n_frames, bool),
+                     np.zeros(n_frames, np.int8), np.full(n_frames, "none"), np.full(n_frames, np.nan, np.float32))
+
+
+def test_stage_metrics_count_onsets_per_scenario_after_the_warm_up():
+    fan, quiet, walk = _empty_room("empty_fan", 1000), _empty_room("empty_quiet", 1000), _synthetic(5, 1000)
+    fan_score, quiet_score = np.zeros(1000), np.zeros(1000)
+    fan_score[[10, 11, 12]] = 0.9  # inside the 5 s warm-up: not counted
+    fan_score[400:403] = fan_score[600:610] = 0.9  # two onsets of ≥ 3 frames
+    quiet_score[700:702] = 0.9  # 2 frames: debounced away
+    walk_score = np.where(walk.target == MAJOR, 0.9, 0.0)
+    m = stage_metrics([fan_score, quiet_score, walk_score], [fan, quiet, walk], LoopSettings(), 0.02)
+    hours = (1000 - 250) * 0.02 / 3600  # each empty room after the warm-up
+    assert m["false_onsets_per_hour_by_scenario"] == pytest.approx({"empty_fan": 2 / hours, "empty_quiet": 0.0})
+    assert m["false_onsets_per_hour"] == pytest.approx(1 / hours) and m["empty_hours"] == pytest.approx(2 * hours)
+    assert m["major_detected"] == 1.0

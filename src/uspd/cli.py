@@ -336,6 +336,7 @@ def mine(
     corpus_hours: Annotated[float, typer.Option(help="hours of each unlabeled corpus (A: mining, B: collection)")] = 8.0,
     epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 24,
     seed: Annotated[int, typer.Option(help="training seed (scenes have their own seed ranges)")] = 0,
+    raw_music: Annotated[bool, typer.Option("--raw-music", help="train on the labeled music scenes without the music canceller too")] = False,
     workers: Annotated[int, typer.Option(help="processes rendering scenes")] = 1,
     cache: Annotated[Optional[Path], typer.Option(help="folder caching rendered feature frames between runs")] = Path.home() / ".cache" / "uspd",
     ray_address: RayOption = None,
@@ -352,11 +353,12 @@ def mine(
     try:
         cfg = load_config(config)
         settings = LoopSettings(labeled_per_kind=labeled_per_kind, corpus_a_hours=corpus_hours,
-                                corpus_b_hours=corpus_hours, train=TrainSettings(epochs=epochs, seed=seed), workers=workers)
+                                corpus_b_hours=corpus_hours, train=TrainSettings(epochs=epochs, seed=seed), workers=workers,
+                                raw_music=raw_music)
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(f"uspd mine --out {out} --labeled-per-kind {labeled_per_kind} --corpus-hours {corpus_hours:g} "
-                       f"--epochs {epochs} --seed {seed}", {"--config": config})
+                       f"--epochs {epochs} --seed {seed}" + (" --raw-music" if raw_music else ""), {"--config": config})
     with _cluster(ray_address, workers), _progress() as progress:
         result = run_loop(settings, cfg, cache, _loop_progress(progress))
     for name, net in (("seed", result.seed), ("rare", result.rare), ("motion", result.final)):

@@ -46,6 +46,7 @@ HUMAN_KINDS_S = {  # human scenario → seconds per training scene
     "visit": 120.0,
 }
 DISTRACTOR_SCENE_S = 60.0
+MUSIC_SCENARIOS = ("music_with_walk", "music_loud_empty")  # the labeled set's scenes with music playing
 EMPTY_SCENARIOS = tuple(name for names in DISTRACTORS.values() for name in names)
 
 

@@ -34,7 +34,7 @@ from uspd.config import Config
 from uspd.detect.features import N_BINS
 from uspd.detect.neural import CLASSES, motion_score
 from uspd.evaluate import WARMUP_S, debounce, events_hit, onsets, spans
-from uspd.model.data import SEED_RANGES, SceneData, SceneSpec, labeled_set, load_scenes, render_scenes, save_scenes
+from uspd.model.data import MUSIC_SCENARIOS, SEED_RANGES, SceneData, SceneSpec, labeled_set, load_scenes, render_scenes, save_scenes
 from uspd.model.network import MotionNet
 from uspd.model.train import TrainSettings, predict, train
 
@@ -53,6 +53,7 @@ class LoopSettings:
     collect_nonhuman: float = 0.5  # the rare-event model's P(non-human) that marks an event …
     collect_s: float = 1.0  # … held this long
     context_s: float = 2.0  # kept either side of a mined stretch
+    raw_music: bool = False  # the labeled set's music scenes also without the music canceller (see run_loop)
     alarm_threshold: float = 0.35  # validation: motion = score ≥ the presence machine's minor threshold
     confirm_frames: int = 3
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -161,27 +162,32 @@ def cut(scene: SceneData, m: Mined, lead_in: int) -> SceneData:
                      scene.distance_m[a:m.stop])
 
 
-def stage_metrics(model: MotionNet, validation: list[SceneData], settings: LoopSettings, hop_s: float) -> dict:
-    """False motion onsets per hour on empty validation rooms and major/minor event
+def stage_metrics(scene_scores: list[np.ndarray], validation: list[SceneData], settings: LoopSettings,
+                  hop_s: float) -> dict:
+    """A model's motion scores on the validation rooms (one array per scene) → false motion
+    onsets per hour on the empty ones (all, and per scenario) and major/minor event
     detection on the others, at the alarm threshold with the presence debounce."""
     tolerance = int(round(0.5 / hop_s))
     skip = int(round(WARMUP_S / hop_s))
     hits = {"major": [], "minor": []}
-    alarms, empty_frames = 0, 0
-    for scene, (score, _) in zip(validation, scores(model, validation)):
+    alarms, empty_frames = {}, {}
+    for scene, score in zip(validation, scene_scores):
         moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames)
         human = scene.target == CLASSES.index("major")
         human |= scene.target == CLASSES.index("minor")
         if not human.any():
-            alarms += len(onsets(moving[skip:]))
-            empty_frames += max(len(scene) - skip, 0)
+            name = scene.spec.name
+            alarms[name] = alarms.get(name, 0) + len(onsets(moving[skip:]))
+            empty_frames[name] = empty_frames.get(name, 0) + max(len(scene) - skip, 0)
             continue
         for kind in hits:
             start, stop = spans(scene.target == CLASSES.index(kind))
             hits[kind].append(events_hit(start, stop, moving, tolerance))
-    hours = empty_frames * hop_s / 3600.0
+    hours = sum(empty_frames.values()) * hop_s / 3600.0
     rates = {kind: float(np.concatenate(h).mean()) if h else None for kind, h in hits.items()}
-    return {"false_onsets_per_hour": alarms / hours if hours else None, "empty_hours": hours,
+    return {"false_onsets_per_hour": sum(alarms.values()) / hours if hours else None, "empty_hours": hours,
+            "false_onsets_per_hour_by_scenario": {name: alarms[name] / (frames * hop_s / 3600.0)
+                                                  for name, frames in sorted(empty_frames.items()) if frames},
             "major_detected": rates["major"], "minor_detected": rates["minor"]}
 
 
@@ -202,7 +208,7 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
     lead_in = settings.train.context_frames
     report: dict = {"settings": asdict(settings), "stages": {}}
 
-    def render(stage: str, specs: list[SceneSpec]) -> list[SceneData]:
+    def render(stage: str, specs: list[SceneSpec], chain: Config = config) -> list[SceneData]:
         total, done = sum(s.duration_s for s in specs), [0.0]
 
         def tick(spec: SceneSpec, _: SceneData) -> None:
@@ -210,7 +216,7 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
             progress(stage, done[0], total)
 
         started = time.perf_counter()
-        scenes = cached_render(specs, config, cache_dir, settings.workers, tick)
+        scenes = cached_render(specs, chain, cache_dir, settings.workers, tick)
         report.setdefault("render_s", {})[stage] = time.perf_counter() - started
         return scenes
 
@@ -221,10 +227,21 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
         report["stages"][stage] = {"train_frames": int(sum(len(s) for s in scenes)),
                                    "train_s": time.perf_counter() - started,
                                    "epochs": [asdict(r) for r in epochs],
-                                   "validation": stage_metrics(model, validation, settings, hop_s)}
+                                   "validation": stage_metrics([score for score, _ in scores(model, validation)],
+                                                                 validation, settings, hop_s)}
         return model
 
-    labeled = render("rendering the labeled set", labeled_set(settings.labeled_per_kind, SEED_RANGES["labeled"]))
+    labeled_specs = labeled_set(settings.labeled_per_kind, SEED_RANGES["labeled"])
+    labeled = render("rendering the labeled set", labeled_specs)
+    if settings.raw_music:
+        # The canceller leaves a residue of music in some rooms; a network that only saw
+        # cancelled frames learns little of what music looks like and calls the residue
+        # motion. The same music rooms without it show the raw distortion (model card:
+        # "Retrained on today's chain").
+        music = config.frontend.music.model_copy(update={"enabled": False})
+        raw = config.model_copy(update={"frontend": config.frontend.model_copy(update={"music": music})})
+        labeled += render("rendering music without the canceller",
+                          [spec for spec in labeled_specs if spec.name in MUSIC_SCENARIOS], raw)
     validation = render("rendering validation rooms", labeled_set(settings.validation_per_kind, SEED_RANGES["validation"]))
     seed = fit("seed", labeled)
 

@@ -1,0 +1,62 @@
+"""Shipped or candidate ONNX models on the loop's validation rooms, through the chain as it
+now runs: false motion onsets per hour per distractor scenario and event detection, with the
+loop's own rules (`uspd.model.loop.stage_metrics`). This is how a retrained model is chosen
+without looking at held-out seeds.
+
+Validation rooms have their own seeds (100,000…, never trained on, never held out); the
+loop's own validation uses 6 scenes per kind, this uses more (default 24: 6.7 h, ~10 min
+to render on 2 cores, then cached).
+
+    python benchmarks/validate_models.py src/uspd/models/motion.fp32.onnx other/motion.fp32.onnx \
+        --per-kind 24 --workers 2 --cache ~/.cache/uspd
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from uspd.config import Config
+from uspd.detect.neural import motion_score
+from uspd.model.data import SEED_RANGES, SceneData, labeled_set
+from uspd.model.loop import LoopSettings, cached_render, stage_metrics
+
+
+def onnx_scores(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
+    """Motion score per frame of every scene, each from a fresh network state (0 where data is missing)."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    fresh = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs() if i.name.startswith("state")}
+    out = []
+    for scene in scenes:
+        probabilities = session.run(None, {"features": scene.features.T[None].astype(np.float32), **fresh})[0][0].T
+        out.append(np.where(~scene.missing, motion_score(probabilities), 0.0))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--per-kind", type=int, default=24, help="validation scenes per human kind and distractor")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uspd")
+    args = parser.parse_args()
+    config, hop_s = Config(), Config().frontend.hop_s
+    validation = cached_render(labeled_set(args.per_kind, SEED_RANGES["validation"]), config, args.cache, args.workers)
+    rows = {path: stage_metrics(onnx_scores(path, validation), validation, LoopSettings(), hop_s) for path in args.models}
+    scenarios = list(next(iter(rows.values()))["false_onsets_per_hour_by_scenario"])
+    hours = next(iter(rows.values()))["empty_hours"]
+    print(f"Validation rooms: {args.per_kind} per kind (seeds {SEED_RANGES['validation']:,}…), {hours:.2f} h without "
+          "human motion; false motion onsets per hour, events detected (score ≥ 0.35 for 3 frames).\n")
+    print("| model | " + " | ".join(scenarios) + " | **all** | major detected | minor detected |")
+    print("|---|" + "---:|" * (len(scenarios) + 3))
+    for path, m in rows.items():
+        by_scenario = m["false_onsets_per_hour_by_scenario"]
+        print(f"| {path} | " + " | ".join(f"{by_scenario[s]:.0f}" for s in scenarios)
+              + f" | **{m['false_onsets_per_hour']:.1f}** | {100 * m['major_detected']:.1f} % | {100 * m['minor_detected']:.1f} % |")
+
+
+if __name__ == "__main__":
+    main()
