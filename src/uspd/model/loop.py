@@ -184,7 +184,8 @@ def stage_metrics(scene_scores: list[np.ndarray], validation: list[SceneData], s
             start, stop = spans(scene.target == CLASSES.index(kind))
             hits[kind].append(events_hit(start, stop, moving, tolerance))
     hours = sum(empty_frames.values()) * hop_s / 3600.0
-    rates = {kind: float(np.concatenate(h).mean()) if h else None for kind, h in hits.items()}
+    events = {kind: np.concatenate(h) if h else np.zeros(0, bool) for kind, h in hits.items()}
+    rates = {kind: float(hit.mean()) if hit.size else None for kind, hit in events.items()}
     return {"false_onsets_per_hour": sum(alarms.values()) / hours if hours else None, "empty_hours": hours,
             "false_onsets_per_hour_by_scenario": {name: alarms[name] / (frames * hop_s / 3600.0)
                                                   for name, frames in sorted(empty_frames.items()) if frames},
