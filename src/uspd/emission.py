@@ -55,6 +55,10 @@ class ToneGate:
         """The state after the last switch."""
         return self.states[-1] if self.states else self.initially_on
 
+    def steadily_on(self, time_s: float) -> bool:
+        """On at ``time_s`` with the last switch's ramp over (what a calibration re-check needs)."""
+        return self.on and (not self.times_s or self.times_s[-1] + self.ramp_s <= time_s)
+
     def switch(self, time_s: float, on: bool) -> bool:
         """Turn the tone on or off from ``time_s``; False (nothing done) if it already is."""
         if bool(on) == self.on:

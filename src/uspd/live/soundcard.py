@@ -290,7 +290,7 @@ class SoundCardSource:
         """Start a due re-check while the tone is steadily on; end a finished one (see the class doc)."""
         gate, now_s = self.tone_gate, self.rendered_s
         if self._rechecking is None:
-            steady = gate.on and (not gate.times_s or gate.times_s[-1] + gate.ramp_s <= now_s)
+            steady = gate.steadily_on(now_s)
             if self.cycler is not None and steady:
                 self.cycler.held = False  # the tone is back and its ramp done: the duty cycle may switch it again
             if self.recheck.due(now_s) and steady and (self.cycler is None or self.cycler.mode == "continuous"):

@@ -107,13 +107,12 @@ class SimulatedSource:
             yield self._front.process(block.signal)
         yield self._front.flush()
 
-
     def _recheck_due(self) -> bool:
         """A re-check is due and the tone is steadily on (a duty-cycled tone is left to its scheduler)."""
         gate, now_s = self.tone_gate, self.rendered_s
         return (self.recheck is not None and self.recheck.due(now_s) and now_s < self.scene.duration_s
                 and (self.cycler is None or self.cycler.mode == "continuous")
-                and gate.on and (not gate.times_s or gate.times_s[-1] + gate.ramp_s <= now_s))
+                and gate.steadily_on(now_s))
 
     def _run_recheck(self) -> None:
         """Pause the tone, probe the room from now (:class:`~uspd.live.recheck.PeriodicRecheck`),
