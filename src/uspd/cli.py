@@ -385,6 +385,8 @@ ScenarioOption = Annotated[str, typer.Option(help="simulated scene to run (see u
 SeedOption = Annotated[int, typer.Option(help="random seed of the simulated scene")]
 SpeedOption = Annotated[float, typer.Option(help="simulated or WAV seconds per wall-clock second")]
 WavOption = Annotated[Optional[Path], typer.Option("--wav", help="replay a WAV recording instead of a simulated scene")]
+SoundcardOption = Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with the default sound card")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices); implies --soundcard")]
 
 
 @app.command()
@@ -396,8 +398,8 @@ def run(
     fast: Annotated[bool, typer.Option("--fast", help="as fast as possible (simulated or WAV sources)")] = False,
     passband: Annotated[bool, typer.Option(help="simulate real audio and demodulate it (slower) instead of baseband")] = False,
     wav: WavOption = None,
-    soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with a sound card")] = False,
-    device: Annotated[Optional[str], typer.Option(help="sound device index or name (see uspd devices); implies --soundcard")] = None,
+    soundcard: SoundcardOption = False,
+    device: DeviceOption = None,
     journal: JournalOption = None,
     view: Annotated[bool, typer.Option(help="full-screen live view (default on a terminal); --no-view prints events")] = True,
     config: ConfigOption = None,
@@ -559,8 +561,8 @@ def serve(
     duration: Annotated[Optional[float], typer.Option(help="stop the stream after this many seconds (the page stays up)")] = None,
     speed: SpeedOption = 1.0,
     wav: WavOption = None,
-    soundcard: Annotated[bool, typer.Option("--soundcard", help="play the tone and listen with the default sound card")] = False,
-    device: Annotated[Optional[str], typer.Option(help="listen with this sound device, index or name (see uspd devices)")] = None,
+    soundcard: SoundcardOption = False,
+    device: DeviceOption = None,
     host: Annotated[Optional[str], typer.Option(help="address to listen on (default: dashboard.host, 127.0.0.1)")] = None,
     port: Annotated[Optional[int], typer.Option(help="port (default: dashboard.port, 8765; 0: any free one)")] = None,
     token: Annotated[Optional[str], typer.Option(envvar="USPD_DASHBOARD_TOKEN", show_envvar=True,
