@@ -25,15 +25,18 @@ from uspd.model.data import SEED_RANGES, SceneData, labeled_set
 from uspd.model.loop import LoopSettings, cached_render, stage_metrics
 
 
-def onnx_scores(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
-    """Motion score per frame of every scene, each from a fresh network state (0 where data is missing)."""
+def onnx_probabilities(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
+    """Class probabilities (n_frames, classes) of every scene, each from a fresh network state."""
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     fresh = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs() if i.name.startswith("state")}
-    out = []
-    for scene in scenes:
-        probabilities = session.run(None, {"features": scene.features.T[None].astype(np.float32), **fresh})[0][0].T
-        out.append(np.where(~scene.missing, motion_score(probabilities), 0.0))
-    return out
+    return [session.run(None, {"features": scene.features.T[None].astype(np.float32), **fresh})[0][0].T
+            for scene in scenes]
+
+
+def onnx_scores(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
+    """Motion score per frame of every scene, each from a fresh network state (0 where data is missing)."""
+    return [np.where(~scene.missing, motion_score(probabilities), 0.0)
+            for scene, probabilities in zip(scenes, onnx_probabilities(path, scenes))]
 
 
 def main() -> None:
