@@ -5,7 +5,8 @@ without looking at held-out seeds.
 
 Validation rooms have their own seeds (100,000…, never trained on, never held out); the
 loop's own validation uses 6 scenes per kind, this uses more (default 24: 6.7 h, ~10 min
-to render on 2 cores, then cached).
+to render on 2 cores, then cached). ``--misses`` also lists every walking event a model
+missed, with what the network thought it was.
 
     python benchmarks/validate_models.py src/uspd/models/motion.fp32.onnx other/motion.fp32.onnx \
         --per-kind 24 --workers 2 --cache ~/.cache/uspd
@@ -20,7 +21,8 @@ import numpy as np
 import onnxruntime
 
 from uspd.config import Config
-from uspd.detect.neural import motion_score
+from uspd.detect.neural import CLASSES, motion_score
+from uspd.evaluate import TOLERANCE_S, debounce, events_hit, spans
 from uspd.model.data import SEED_RANGES, SceneData, labeled_set
 from uspd.model.loop import LoopSettings, cached_render, stage_metrics
 
@@ -39,12 +41,34 @@ def onnx_scores(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
             for scene, probabilities in zip(scenes, onnx_probabilities(path, scenes))]
 
 
+def missed_walks(path: Path, scenes: list[SceneData], settings: LoopSettings, hop_s: float) -> list[str]:
+    """Markdown rows, one per walking event the model missed (by :func:`stage_metrics`'s rule):
+    where and how far, what non-human activity the simulator had on, the highest score and
+    the mean class probabilities from the event's start to its end plus the tolerance."""
+    rows = []
+    for scene, probabilities in zip(scenes, onnx_probabilities(path, scenes)):
+        score = np.where(~scene.missing, motion_score(probabilities), 0.0)
+        moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames)
+        start, stop = spans(scene.target == CLASSES.index("major"))
+        tolerance = int(round(TOLERANCE_S / hop_s))
+        for a, b, hit in zip(start, stop, events_hit(start, stop, moving, tolerance)):
+            if hit:
+                continue
+            span = slice(a, min(b + tolerance, len(score)))
+            others = ", ".join(sorted(set(scene.nonhuman[a:b].tolist()) - {"none"})) or "–"
+            mean = " / ".join(f"{p:.2f}" for p in probabilities[span].mean(axis=0))
+            rows.append(f"| {scene.spec.name} {scene.spec.seed} | {a * hop_s:.1f} | {(b - a) * hop_s:.1f} "
+                        f"| {np.nanmedian(scene.distance_m[a:b]):.1f} | {others} | {score[span].max():.2f} | {mean} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--per-kind", type=int, default=24, help="validation scenes per human kind and distractor")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uspd")
+    parser.add_argument("--misses", action="store_true", help="list every walking event each model missed")
     args = parser.parse_args()
     config, hop_s = Config(), Config().frontend.hop_s
     validation = cached_render(labeled_set(args.per_kind, SEED_RANGES["validation"]), config, args.cache, args.workers)
@@ -59,6 +83,12 @@ def main() -> None:
         by_scenario = m["false_onsets_per_hour_by_scenario"]
         print(f"| {path} | " + " | ".join(f"{by_scenario[s]:.0f}" for s in scenarios)
               + f" | **{m['false_onsets_per_hour']:.1f}** | {100 * m['major_detected']:.1f} % | {100 * m['minor_detected']:.1f} % |")
+    for path in args.models if args.misses else ():
+        print(f"\nWalking events {path} missed (mean probabilities {' / '.join(CLASSES)}, from the start to the "
+              f"end + {TOLERANCE_S:g} s):\n")
+        print("| scene, seed | start (s) | length (s) | distance (m) | non-human activity | highest score | mean probabilities |")
+        print("|---|---:|---:|---:|---|---:|---|")
+        print("\n".join(missed_walks(path, validation, LoopSettings(), hop_s)))
 
 
 if __name__ == "__main__":

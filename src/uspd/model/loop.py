@@ -33,7 +33,7 @@ import numpy as np
 from uspd.config import Config
 from uspd.detect.features import N_BINS
 from uspd.detect.neural import CLASSES, motion_score
-from uspd.evaluate import WARMUP_S, debounce, events_hit, onsets, spans
+from uspd.evaluate import TOLERANCE_S, WARMUP_S, debounce, events_hit, onsets, spans
 from uspd.model.data import MUSIC_SCENARIOS, SEED_RANGES, SceneData, SceneSpec, labeled_set, load_scenes, render_scenes, save_scenes
 from uspd.model.network import MotionNet
 from uspd.model.train import TrainSettings, predict, train
@@ -167,7 +167,7 @@ def stage_metrics(scene_scores: list[np.ndarray], validation: list[SceneData], s
     """A model's motion scores on the validation rooms (one array per scene) → false motion
     onsets per hour on the empty ones (all, and per scenario) and major/minor event
     detection on the others, at the alarm threshold with the presence debounce."""
-    tolerance = int(round(0.5 / hop_s))
+    tolerance = int(round(TOLERANCE_S / hop_s))
     skip = int(round(WARMUP_S / hop_s))
     hits = {"major": [], "minor": []}
     alarms, empty_frames = {}, {}
