@@ -18,6 +18,7 @@ from uspd.evaluate import (
     arrivals,
     debounce,
     det_curve,
+    distractor_rows,
     events_hit,
     false_onsets,
     first_after_s,
@@ -123,6 +124,34 @@ def test_held_out_plan_splits_the_hours_over_distractors():
     assert sum(job.duration_s for job in empty) == pytest.approx(3600.0)
     assert {"cat", "dog", "empty_fan", "ceiling_fan", "music_loud_empty"} <= {job.name for job in empty}
     assert sum(job.is_human for job in jobs) == 2 * 6
+
+
+def test_hours_can_go_to_chosen_distractors_only():
+    rows = distractor_rows(["cat", "quiet", "desk fan"])  # a scenario stands for its row; report order
+    assert rows == ("quiet", "desk fan", "pet (cat, dog)")
+    jobs = plan_scenes(EvaluationSettings(hours=0.5, scenes_per_kind=0, distractors=rows))
+    assert {job.group for job in jobs} == set(rows)
+    assert sum(job.duration_s for job in jobs) == pytest.approx(1800.0)
+    assert {job.name for job in jobs} == {"empty_quiet", "empty_fan", "cat", "dog"}
+
+
+def test_an_unknown_distractor_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown distractor 'sofa'.*quiet, desk fan"):
+        EvaluationSettings(distractors=distractor_rows(["quiet", "sofa"]))
+    result = runner.invoke(app, ["evaluate", "--hours", "1", "--distractor", "sofa"])
+    assert result.exit_code == 2
+    assert "unknown distractor 'sofa'" in result.output
+
+
+def test_empty_rooms_alone_give_false_alarms_and_no_empty_plots(tmp_path):
+    result = runner.invoke(app, ["evaluate", "--hours", "0.01", "--scenes-per-kind", "0", "--distractor", "quiet",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]  # no detection rates to plot
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [row["distractor"] for row in report["false_alarms"]] == ["quiet", "all distractors"]
+    assert report["false_alarms"][0]["hours"] > 0
+    assert ".png" not in (tmp_path / "report.md").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ bad config, unreadable audio) into one sentence on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,6 +198,9 @@ def evaluate(
     workers: Annotated[int, typer.Option(help="processes rendering scenes in parallel; numbers do not depend on it")] = 1,
     seed_offset: Annotated[int, typer.Option(help="shift within the held-out seeds (≥ 1,000,000) for a fresh draw")] = 0,
     array: Annotated[Optional[str], typer.Option(help="mic array for every scene (default: as each scenario draws it)")] = None,
+    distractor: Annotated[Optional[list[str]], typer.Option(
+        help="false-alarm rows to spend --hours on: quiet, 'desk fan', … or a scenario in one (cat, hvac, …); "
+             "repeat it; default: every row")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.md, report.json, det.png, detection_by_distance.png")] = Path("uspd-eval"),
     detector: Annotated[Optional[list[str]], typer.Option(
         help="detector to judge: baseline, neural or LABEL=MODEL.onnx; repeat it to compare several on the same scenes")] = None,
@@ -205,19 +209,22 @@ def evaluate(
 ) -> None:
     """Run the detection chain on held-out simulated rooms and report detection by distance,
     latency, false alarms per hour, presence accuracy and the DET curve."""
-    from uspd.evaluate import EvaluationSettings, evaluate as run_evaluation, plan_scenes, write_comparison, write_report
+    from uspd.evaluate import (DISTRACTORS, EvaluationSettings, distractor_rows, evaluate as run_evaluation, plan_scenes,
+                               write_comparison, write_report)
 
     try:
         cfg = load_config(config)
         configs = _detector_configs(cfg, detector) if detector else {cfg.detect.detector: cfg}
         settings = EvaluationSettings(hours=hours, scenes_per_kind=scenes_per_kind, seed_offset=seed_offset,
-                                      array=array, workers=workers)
+                                      array=array, workers=workers,
+                                      distractors=distractor_rows(distractor) if distractor else tuple(DISTRACTORS))
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(
         f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
         f"--seed-offset {seed_offset} --out {out}",
-        {"--array": array, **{"--detector": " --detector ".join(detector) if detector else None}, "--config": config,
+        {"--array": array, "--distractor": " --distractor ".join(shlex.quote(d) for d in distractor) if distractor else None,
+         "--detector": " --detector ".join(detector) if detector else None, "--config": config,
          "--ray-address": ray_address},
     )
     jobs = plan_scenes(settings)

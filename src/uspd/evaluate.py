@@ -103,6 +103,7 @@ class EvaluationSettings:
     scenes_per_kind: int = 10  # scenes of each human kind in HUMAN_SCENE_S
     seed_offset: int = 0  # first seed is HELD_OUT_SEED_START + this: a fresh held-out draw
     array: str | None = None  # mic array preset for every scene; None: as each scenario draws it
+    distractors: tuple[str, ...] = tuple(DISTRACTORS)  # rows of DISTRACTORS the hours are split over
     workers: int = 1
 
     def __post_init__(self) -> None:
@@ -116,6 +117,19 @@ class EvaluationSettings:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.array is not None and self.array not in ARRAY_PRESETS:
             raise ValueError(f"unknown mic array '{self.array}'; presets: {', '.join(ARRAY_PRESETS)}")
+        unknown = [name for name in self.distractors if name not in DISTRACTORS]
+        if unknown or not self.distractors:
+            problem = f"unknown distractor {unknown[0]!r}" if unknown else "no distractors chosen"
+            raise ValueError(f"{problem}; choose among: {', '.join(DISTRACTORS)} (or a scenario in one)")
+
+
+def distractor_rows(names: list[str]) -> tuple[str, ...]:
+    """Report rows of DISTRACTORS for names that are rows ("desk fan") or scenarios in one
+    ("empty_fan"), in the report's order; unknown names are left for the settings to reject."""
+    wanted = set(names)
+    rows = [row for row, scenarios in DISTRACTORS.items() if row in wanted or wanted & set(scenarios)]
+    known = set(DISTRACTORS) | {scenario for scenarios in DISTRACTORS.values() for scenario in scenarios}
+    return tuple(rows) + tuple(name for name in names if name not in known)
 
 
 @dataclass(frozen=True)
@@ -159,17 +173,18 @@ class SceneFrames:
 
 def plan_scenes(settings: EvaluationSettings) -> list[SceneJob]:
     """The held-out scenes: ``scenes_per_kind`` of each human kind, then the distractor
-    hours split evenly over the rows of DISTRACTORS in scenes of about EMPTY_SCENE_S."""
+    hours split evenly over the chosen rows of DISTRACTORS in scenes of about EMPTY_SCENE_S."""
     first_seed = HELD_OUT_SEED_START + settings.seed_offset
     jobs = [
         SceneJob(kind, kind, first_seed + i, duration_s, settings.array)
         for kind, duration_s in HUMAN_SCENE_S.items()
         for i in range(settings.scenes_per_kind)
     ]
-    row_s = settings.hours * 3600.0 / len(DISTRACTORS)
+    row_s = settings.hours * 3600.0 / len(settings.distractors)
     if row_s > 0:
         n_scenes = max(1, round(row_s / EMPTY_SCENE_S))
-        for group, names in DISTRACTORS.items():
+        for group in settings.distractors:
+            names = DISTRACTORS[group]
             jobs += [SceneJob(group, names[i % len(names)], first_seed + i, row_s / n_scenes, settings.array)
                      for i in range(n_scenes)]
     return jobs
@@ -344,8 +359,8 @@ def _latency(scenes: list[SceneFrames]) -> dict:
             "occupied": delay_summary(np.concatenate([np.zeros(0), *occupied]))}
 
 
-def _false_alarms(scenes: list[SceneFrames]) -> list[dict]:
-    """One row per distractor, then one for all of them together."""
+def _false_alarms(scenes: list[SceneFrames], distractors: tuple[str, ...]) -> list[dict]:
+    """One row per chosen distractor, then one for all of them together."""
     def row(distractor: str, names: tuple[str, ...], mine: list[SceneFrames]) -> dict:
         hours = sum(s.alarm_hours for s in mine)
         return {
@@ -355,7 +370,7 @@ def _false_alarms(scenes: list[SceneFrames]) -> list[dict]:
         }
 
     empty = [s for s in scenes if not s.job.is_human]
-    rows = [row(group, names, [s for s in empty if s.job.group == group]) for group, names in DISTRACTORS.items()]
+    rows = [row(group, DISTRACTORS[group], [s for s in empty if s.job.group == group]) for group in distractors]
     return rows + [row("all distractors", tuple(sorted({s.job.name for s in empty})), empty)]
 
 
@@ -418,7 +433,7 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
     tolerance_frames = int(round(TOLERANCE_S / hop_s))
     human = [s for s in scenes if s.job.is_human]
     detection = {kind: motion_events(human, kind, tolerance_frames) for kind in ("major", "minor")}
-    false_alarms = _false_alarms(scenes)
+    false_alarms = _false_alarms(scenes, settings.distractors)
     det = det_curve(scenes, config.presence.confirm_frames, tolerance_frames)
     det["chain_operating_point"] = {
         "false_alarms_per_hour": false_alarms[-1]["motion"]["per_hour"],
@@ -428,8 +443,8 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
         "settings": {
             "hours": settings.hours, "scenes_per_kind": settings.scenes_per_kind,
             "seed_offset": settings.seed_offset, "held_out_seed_start": HELD_OUT_SEED_START,
-            "array": settings.array, "tolerance_s": TOLERANCE_S, "warmup_s": WARMUP_S, "hop_s": hop_s,
-            "human_scene_s": HUMAN_SCENE_S, "empty_scene_target_s": EMPTY_SCENE_S,
+            "array": settings.array, "distractors": list(settings.distractors), "tolerance_s": TOLERANCE_S,
+            "warmup_s": WARMUP_S, "hop_s": hop_s, "human_scene_s": HUMAN_SCENE_S, "empty_scene_target_s": EMPTY_SCENE_S,
         },
         "config": config.model_dump(mode="json"),
         "totals": {
@@ -460,15 +475,24 @@ def evaluate(settings: EvaluationSettings, configs: dict[str, Config],
 # Report: report.json, report.md, det.png, detection_by_distance.png
 # --------------------------------------------------------------------------------------
 def write_report(summary: dict, out_dir: Path, command: str = "") -> list[Path]:
-    """Write the JSON (every number), the two plots and the markdown that shows them."""
+    """Write the JSON (every number), the two plots (when there are human scenes to plot) and
+    the markdown that shows them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {"command": command, **summary}
-    paths = [out_dir / "report.json", out_dir / "detection_by_distance.png", out_dir / "det.png", out_dir / "report.md"]
-    paths[0].write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
-    _plot_distance(summary["detection"], paths[1])
-    _plot_det({summary["config"]["detect"]["detector"]: summary}, paths[2])
-    paths[3].write_text(_markdown(summary))
-    return paths
+    report_json, report_md = out_dir / "report.json", out_dir / "report.md"
+    report_json.write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    plots = []
+    if _has_people(summary):
+        plots = [out_dir / "detection_by_distance.png", out_dir / "det.png"]
+        _plot_distance(summary["detection"], plots[0])
+        _plot_det({summary["config"]["detect"]["detector"]: summary}, plots[1])
+    report_md.write_text(_markdown(summary))
+    return [report_json, *plots, report_md]
+
+
+def _has_people(summary: dict) -> bool:
+    """Detection rates exist to plot (a run of empty rooms alone has only false alarms)."""
+    return summary["totals"]["human_scenes"] > 0
 
 
 def _pct(value: float | None) -> str:
@@ -516,7 +540,7 @@ def _markdown(summary: dict) -> str:
     lines.append(f"| **all** | {major['events']} | {_pct(major['rate'])} | {minor['events']} | {_pct(minor['rate'])} |")
     motion, occupied = summary["latency"]["motion"], summary["latency"]["occupied"]
     lines += [
-        "", "![detection by distance](detection_by_distance.png)", "",
+        "", "![detection by distance](detection_by_distance.png)" if _has_people(summary) else "", "",
         "## Latency",
         "",
         "From an arrival (first frame of ground-truth major motion in each stretch of presence) to the chain's first "
@@ -578,7 +602,7 @@ def _markdown(summary: dict) -> str:
         f"{summary['config']['presence']['confirm_frames']}-frame debounce (the detector alone, without the presence "
         "machine's context-dependent sensitivity). The marker is the chain's own operating point.",
         "",
-        "![DET curve](det.png)",
+        "![DET curve](det.png)" if _has_people(summary) else "",
         "",
         "| threshold | major detected | minor detected | false alarms per hour |",
         "|---:|---:|---:|---:|",
@@ -622,10 +646,12 @@ def write_comparison(summaries: dict[str, dict], out_dir: Path, command: str = "
     presence) and det.png (every detector's DET curves on one plot)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [p for label, summary in summaries.items() for p in write_report(summary, out_dir / label, command)]
-    det_png, report_md = out_dir / "det.png", out_dir / "report.md"
-    _plot_det(summaries, det_png)
+    report_md = out_dir / "report.md"
+    plots = [out_dir / "det.png"] if _has_people(next(iter(summaries.values()))) else []
+    for det_png in plots:
+        _plot_det(summaries, det_png)
     report_md.write_text(_comparison_markdown(summaries, command))
-    return paths + [det_png, report_md]
+    return paths + plots + [report_md]
 
 
 def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
@@ -673,8 +699,10 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
     for kind in first["presence"]["per_kind"]:
         lines.append(row(kind, lambda s, kind=kind: _pct(s["presence"]["per_kind"][kind]["occupied_accuracy"])))
     lines.append(row("**all human scenes**", lambda s: _pct(s["presence"]["all_human_scenes"]["occupied_accuracy"])))
-    lines += ["", "## DET", "", "Major (solid) and minor motion events detected against false-alarm onsets per hour, "
-              "threshold swept, one line style per detector; ★ each chain at its config.", "", "![DET](det.png)", ""]
+    if _has_people(first):
+        lines += ["", "## DET", "", "Major (solid) and minor motion events detected against false-alarm onsets per "
+                  "hour, threshold swept, one line style per detector; ★ each chain at its config.", "", "![DET](det.png)",
+                  ""]
     return "\n".join(lines)
 
 
