@@ -643,7 +643,7 @@ _DETECTOR_STYLES = ("-", "--", ":", "-.")
 def write_comparison(summaries: dict[str, dict], out_dir: Path, command: str = "") -> list[Path]:
     """Each detector's full report in ``out_dir/<label>/``, then side by side in
     ``out_dir``: report.md (detection by distance, latency, false alarms per distractor,
-    presence) and det.png (every detector's DET curves on one plot)."""
+    presence) and det.png (every detector's DET curves on one plot, when there are human scenes)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [p for label, summary in summaries.items() for p in write_report(summary, out_dir / label, command)]
     report_md = out_dir / "report.md"
