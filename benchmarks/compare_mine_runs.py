@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 
 from uspd.detect.features import N_BINS
+from validate_models import network_outputs
 
 # how a run was made and how long it took, not what it found
 NOT_RESULTS = {"command", "workers", "render_s", "train_s", "scoring_s", "hours_scored_per_s", "seconds"}
@@ -34,12 +34,6 @@ def results_only(report):
     if isinstance(report, list):
         return [results_only(v) for v in report]
     return report
-
-
-def model_outputs(path: Path, features: np.ndarray) -> np.ndarray:
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs() if i.name.startswith("state")}
-    return session.run(None, {"features": features, **feeds})[0]
 
 
 def main() -> None:
@@ -63,9 +57,10 @@ def main() -> None:
                                                    for k in a.files)
             same.append(equal)
             print(f"  {name}: {'identical' if equal else 'DIFFERENT'}")
-    features = np.random.default_rng(0).standard_normal((1, N_BINS, 500)).astype(np.float32)
+    features = [np.random.default_rng(0).standard_normal((N_BINS, 500)).astype(np.float32)]
     for name in MODELS:
-        gap = float(np.abs(model_outputs(first / name, features) - model_outputs(second / name, features)).max())
+        (a,), (b,) = network_outputs(first / name, features), network_outputs(second / name, features)
+        gap = float(np.abs(a - b).max())
         same.append(gap == 0.0)
         print(f"{name}: largest output difference {gap:.3g}")
     sys.exit(0 if all(same) else 1)

@@ -27,36 +27,40 @@ from uspd.model.data import SEED_RANGES, SceneData, labeled_set
 from uspd.model.loop import LoopSettings, cached_render, stage_metrics
 
 
-def onnx_probabilities(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
-    """Class probabilities (n_frames, classes) of every scene, each from a fresh network state."""
+def network_outputs(path: Path, blocks: list[np.ndarray]) -> list[np.ndarray]:
+    """The ONNX network's class probabilities (n_frames, classes) for each feature block
+    (N_BINS, n_frames), each block from a fresh network state."""
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     fresh = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs() if i.name.startswith("state")}
-    return [session.run(None, {"features": scene.features.T[None].astype(np.float32), **fresh})[0][0].T
-            for scene in scenes]
+    return [session.run(None, {"features": block[None].astype(np.float32), **fresh})[0][0].T for block in blocks]
 
 
-def onnx_scores(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
-    """Motion score per frame of every scene, each from a fresh network state (0 where data is missing)."""
-    return [np.where(~scene.missing, motion_score(probabilities), 0.0)
-            for scene, probabilities in zip(scenes, onnx_probabilities(path, scenes))]
+def onnx_probabilities(path: Path, scenes: list[SceneData]) -> list[np.ndarray]:
+    """Class probabilities (n_frames, classes) of every scene, each from a fresh network state."""
+    return network_outputs(path, [scene.features.T for scene in scenes])
 
 
-def missed_walks(path: Path, scenes: list[SceneData], settings: LoopSettings, hop_s: float) -> list[str]:
+def scene_scores(scenes: list[SceneData], probabilities: list[np.ndarray]) -> list[np.ndarray]:
+    """Motion score per frame of every scene (0 where data is missing)."""
+    return [np.where(~scene.missing, motion_score(p), 0.0) for scene, p in zip(scenes, probabilities)]
+
+
+def missed_walks(scenes: list[SceneData], probabilities: list[np.ndarray], settings: LoopSettings,
+                 hop_s: float) -> list[str]:
     """Markdown rows, one per walking event the model missed (by :func:`stage_metrics`'s rule):
     where and how far, what non-human activity the simulator had on, the highest score and
     the mean class probabilities from the event's start to its end plus the tolerance."""
     rows = []
-    for scene, probabilities in zip(scenes, onnx_probabilities(path, scenes)):
-        score = np.where(~scene.missing, motion_score(probabilities), 0.0)
+    tolerance = int(round(TOLERANCE_S / hop_s))
+    for scene, p, score in zip(scenes, probabilities, scene_scores(scenes, probabilities)):
         moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames)
         start, stop = spans(scene.target == CLASSES.index("major"))
-        tolerance = int(round(TOLERANCE_S / hop_s))
         for a, b, hit in zip(start, stop, events_hit(start, stop, moving, tolerance)):
             if hit:
                 continue
             span = slice(a, min(b + tolerance, len(score)))
             others = ", ".join(sorted(set(scene.nonhuman[a:b].tolist()) - {"none"})) or "–"
-            mean = " / ".join(f"{p:.2f}" for p in probabilities[span].mean(axis=0))
+            mean = " / ".join(f"{value:.2f}" for value in p[span].mean(axis=0))
             rows.append(f"| {scene.spec.name} {scene.spec.seed} | {a * hop_s:.1f} | {(b - a) * hop_s:.1f} "
                         f"| {np.nanmedian(scene.distance_m[a:b]):.1f} | {others} | {score[span].max():.2f} | {mean} |")
     return rows
@@ -72,7 +76,9 @@ def main() -> None:
     args = parser.parse_args()
     config, hop_s = Config(), Config().frontend.hop_s
     validation = cached_render(labeled_set(args.per_kind, SEED_RANGES["validation"]), config, args.cache, args.workers)
-    rows = {path: stage_metrics(onnx_scores(path, validation), validation, LoopSettings(), hop_s) for path in args.models}
+    probabilities = {path: onnx_probabilities(path, validation) for path in args.models}  # each network run once
+    rows = {path: stage_metrics(scene_scores(validation, p), validation, LoopSettings(), hop_s)
+            for path, p in probabilities.items()}
     scenarios = list(next(iter(rows.values()))["false_onsets_per_hour_by_scenario"])
     hours = next(iter(rows.values()))["empty_hours"]
     print(f"Validation rooms: {args.per_kind} per kind (seeds {SEED_RANGES['validation']:,}…), {hours:.2f} h without "
@@ -88,7 +94,7 @@ def main() -> None:
               f"end + {TOLERANCE_S:g} s):\n")
         print("| scene, seed | start (s) | length (s) | distance (m) | non-human activity | highest score | mean probabilities |")
         print("|---|---:|---:|---:|---|---:|---|")
-        print("\n".join(missed_walks(path, validation, LoopSettings(), hop_s)))
+        print("\n".join(missed_walks(validation, probabilities[path], LoopSettings(), hop_s)))
 
 
 if __name__ == "__main__":

@@ -647,9 +647,10 @@ def write_comparison(summaries: dict[str, dict], out_dir: Path, command: str = "
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [p for label, summary in summaries.items() for p in write_report(summary, out_dir / label, command)]
     report_md = out_dir / "report.md"
-    plots = [out_dir / "det.png"] if _has_people(next(iter(summaries.values()))) else []
-    for det_png in plots:
-        _plot_det(summaries, det_png)
+    plots = []
+    if _has_people(next(iter(summaries.values()))):
+        plots = [out_dir / "det.png"]
+        _plot_det(summaries, plots[0])
     report_md.write_text(_comparison_markdown(summaries, command))
     return paths + plots + [report_md]
 
