@@ -48,6 +48,7 @@ class Scored:
     job: SceneJob
     array: str
     carrier_hz: float
+    level_dbfs: float
     time_s: np.ndarray
     score: np.ndarray
     leaving: np.ndarray
@@ -67,15 +68,15 @@ def _score(job: SceneJob, detector: str) -> Scored:
     leaving = np.concatenate([f.centroid_m_s for f, _ in parts]) < -LEAVING_M_S
     truth = label_scene(scene, config.frontend.hop_s)
     keep, row = truth.rows_at(time_s, config.frontend.hop_s)
-    return Scored(job, scene.device.array, scene.carrier_hz, time_s[keep], score[keep], leaving[keep],
-                  truth.motion[row], truth.occupied[row].astype(bool), truth.person_distance_m[row])
+    return Scored(job, scene.device.array, scene.carrier_hz, scene.level_dbfs, time_s[keep], score[keep],
+                  leaving[keep], truth.motion[row], truth.occupied[row].astype(bool), truth.person_distance_m[row])
 
 
 def _replay(scene: Scored, presence: PresenceConfig) -> SceneFrames:
     motion, occupied, _ = Presence(presence).process(scene.time_s, scene.score, scene.leaving)
-    return SceneFrames(scene.job, scene.array, scene.carrier_hz, scene.time_s, scene.score.astype(np.float32),
-                       motion != "none", occupied.astype(bool), scene.truth_motion, scene.truth_occupied,
-                       scene.distance_m.astype(np.float32))
+    return SceneFrames(scene.job, scene.array, scene.carrier_hz, scene.level_dbfs, scene.time_s,
+                       scene.score.astype(np.float32), motion != "none", occupied.astype(bool), scene.truth_motion,
+                       scene.truth_occupied, scene.distance_m.astype(np.float32))
 
 
 def _judge(scenes: list[Scored], presence: PresenceConfig, settings: EvaluationSettings) -> dict:

@@ -16,6 +16,8 @@ from uspd.evaluate import (
     SceneFrames,
     SceneJob,
     arrivals,
+    at_equal_detection,
+    calibrated,
     debounce,
     det_curve,
     distractor_rows,
@@ -27,7 +29,9 @@ from uspd.evaluate import (
     poisson_upper_95,
     rate_by_distance,
     rate_per_hour,
+    run_scene,
     spans,
+    write_comparison,
 )
 
 HOP_S = 0.02
@@ -41,6 +45,7 @@ def _frames(group: str, score: np.ndarray, truth_motion: list[str] | None = None
     human = truth_motion is not None
     return SceneFrames(
         job=SceneJob(group, group, HELD_OUT_SEED_START, n * HOP_S, None), array="single", carrier_hz=32000.0,
+        level_dbfs=-6.0,
         time_s=(np.arange(n) + 1) * HOP_S, score=np.asarray(score, dtype=np.float32),
         moving=np.zeros(n, bool), occupied=np.zeros(n, bool), truth_motion=motion,
         truth_occupied=np.full(n, human), distance_m=np.full(n, 2.0 if human else np.nan),
@@ -117,6 +122,45 @@ def test_det_curve_falls_as_the_threshold_rises():
     assert fa[0] > fa[2] > 0 and fa[-1] == 0.0  # empty-room scores never reach 0.8
 
 
+def test_equal_detection_counts_walks_within_range_and_takes_the_quietest_threshold():
+    # ten walks: the first eight at 2 m score 0.9, the ninth at 2 m only 0.3, the tenth at 4.5 m 0.1
+    truth, score, distance = [], [], []
+    for k in range(10):
+        truth += ["none"] * 50 + ["major"] * 20
+        score += [0.0] * 50 + [0.9 if k < 8 else 0.3 if k == 8 else 0.1] * 20
+        distance += [np.nan] * 50 + [4.5 if k == 9 else 2.0] * 20
+    human = _frames("walk_in", np.array(score), truth)
+    human = SceneFrames(**{**human.__dict__, "distance_m": np.array(distance)})
+    empty = _frames("empty_quiet", np.tile(np.r_[np.zeros(90), np.full(10, 0.5)], 400))  # an onset every 2 s at 0.5
+    det = det_curve([human, empty], confirm_frames=3, tolerance_frames=25, thresholds=(0.2, 0.4, 0.6))
+    assert det["major_near_events"] == 9  # the walk at 4.5 m is out of range
+    assert det["major_near_rate"] == pytest.approx([1.0, 8 / 9, 8 / 9])
+    assert det["major_rate"] == pytest.approx([0.9, 0.8, 0.8])
+    assert det["false_alarms_per_hour"][0] > 0 and det["false_alarms_per_hour"][2] == 0.0
+    at_85, at_99 = at_equal_detection(det, levels=(0.85, 0.99))
+    assert at_85["threshold"] == 0.6 and at_85["false_alarms_per_hour"] == 0.0  # 0.4 reaches it too, with alarms
+    assert at_99["threshold"] == 0.2 and at_99["major_near_rate"] == 1.0
+    assert at_equal_detection(det, levels=(1.0,))[0]["threshold"] == 0.2
+    det["major_near_rate"][0] = 0.5
+    assert at_equal_detection(det, levels=(0.99,))[0]["threshold"] is None
+
+
+def test_a_calibrated_unit_keeps_its_room_and_plays_what_calibration_chose():
+    from uspd.calibrate import DeviceProfile
+    from uspd.config import Config
+    from uspd.sim.scenarios import build_scene
+
+    job = SceneJob("walk_in", "walk_in", HELD_OUT_SEED_START + 3, 4.0, None, calibrated=True)
+    drawn = build_scene(job.name, job.seed, duration_s=job.duration_s)
+    scene = calibrated(drawn, job, Config())
+    assert scene.room == drawn.room and scene.device == drawn.device and scene.environment == drawn.environment
+    assert scene.carrier_hz in DeviceProfile.of(drawn.device).candidate_carriers(Config().calibration)
+    assert scene.level_dbfs < drawn.level_dbfs - 10  # the drawn levels (−12…−3 dBFS) are far louder than needed
+    frames = run_scene(job, {"neural": Config()})["neural"]
+    assert (frames.carrier_hz, frames.level_dbfs) == (scene.carrier_hz, scene.level_dbfs)
+    assert plan_scenes(EvaluationSettings(hours=0.1, scenes_per_kind=1, calibrated=True))[-1].calibrated
+
+
 def test_held_out_plan_splits_the_hours_over_distractors():
     jobs = plan_scenes(EvaluationSettings(hours=1.0, scenes_per_kind=2, seed_offset=5))
     assert min(job.seed for job in jobs) == HELD_OUT_SEED_START + 5
@@ -177,6 +221,24 @@ def test_tiny_run_writes_the_documented_report(tiny_report):
     assert all(scene["seed"] >= HELD_OUT_SEED_START for scene in report["scenes"])
     markdown = (tiny_report / "report.md").read_text()
     assert report["command"] in markdown and "![DET curve](det.png)" in markdown
+    assert [row["level"] for row in report["det"]["at_equal_detection"]] == [0.95, 0.97, 0.99]
+    assert "walking detected within range" in markdown
+
+
+def test_comparison_puts_detectors_side_by_side_at_equal_detection(tiny_report, tmp_path):
+    one = json.loads((tiny_report / "report.json").read_text())
+    one.pop("command")
+    two = json.loads(json.dumps(one))
+    for point in one["det"]["at_equal_detection"]:
+        point.update(threshold=0.5, major_near_rate=1.0, false_alarms_per_hour=30.0)
+    for point in two["det"]["at_equal_detection"]:
+        point.update(threshold=0.25, major_near_rate=1.0, false_alarms_per_hour=3.0)
+    two["det"]["at_equal_detection"][-1].update(threshold=None, major_near_rate=None, false_alarms_per_hour=None)
+    write_comparison({"classic": one, "network": two}, tmp_path, "uspd evaluate --detector …")
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| ≥ 95.0 % | 30 (0.50) | 3 (0.25, 10.0×) |" in markdown
+    assert "| ≥ 99.0 % | 30 (0.50) | not reached |" in markdown
+    assert (tmp_path / "det.png").exists() and (tmp_path / "network" / "report.md").exists()
 
 
 def test_two_workers_give_the_same_numbers(tiny_report, tmp_path):

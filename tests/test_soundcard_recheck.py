@@ -29,7 +29,7 @@ RATE_HZ = 96000
 EVERY_S = 8.0
 SPEED = 8.0  # the virtual card runs this many times faster than real time
 CONFIG = Config().model_copy(update={"calibration": Config().calibration.model_copy(
-    update={"recheck_every_h": EVERY_S / 3600, "carrier_step_hz": 4000.0})})  # 7 carriers: a re-calibration's pause in half
+    update={"recheck_every_h": EVERY_S / 3600, "carrier_step_hz": 4000.0})})  # 4 carriers: a re-calibration's pause in half
 CAL = CONFIG.calibration
 HOP_S = CONFIG.frontend.hop_s
 # one re-check's takes: the latency chirp and the probe (with the prober's pre- and post-roll), each recorded MAX_LATENCY_S longer
@@ -116,7 +116,9 @@ def test_an_unchanged_room_pauses_the_cards_tone_for_a_probe(calibration, room, 
     keep = _tone_only(source, len(played))
     np.testing.assert_allclose(played[keep], _played_tone(card, source, [calibration.level_dbfs] * 3)[keep], atol=1e-4)
     in_pause = ~keep & (np.arange(len(played)) / RATE_HZ < first_on)
-    assert np.max(np.abs(played[in_pause])) == pytest.approx(10 ** (-20 / 20), rel=1e-3)  # the chirp, the loudest probe
+    # nothing louder than the loudest probe: the chirp (−20 dBFS) or the check at the reference level
+    peak = np.max(np.abs(played[in_pause]))
+    assert 10 ** (-20 / 20) * (1 - 1e-3) <= peak <= 10 ** (max(-20.0, calibration.reference.level_dbfs) / 20) * (1 + 1e-3)
 
 
 def test_a_reflector_brought_in_between_checks_recalibrates_the_card_and_resumes_at_the_new_level(
@@ -144,8 +146,9 @@ def test_a_reflector_brought_in_between_checks_recalibrates_the_card_and_resumes
     assert again.created_unix_s > calibration.created_unix_s and again.reference != calibration.reference
     off_s, on_s = source.tone_gate.times_s[2:4]
     n_candidates = len(source.recheck.profile.candidate_carriers(CAL))
-    takes_s = PROBE_TAKES_S + n_candidates * (PROBE_TAKES_S - 0.05 - MAX_LATENCY_S)  # the check, then every carrier
-    assert takes_s < on_s - off_s < takes_s + 0.1 * (2 + n_candidates) + 1.0  # each take from the next block on, the queue's lag
+    # the check, then every carrier and the new reference
+    takes_s = PROBE_TAKES_S + (n_candidates + 1) * (PROBE_TAKES_S - 0.05 - MAX_LATENCY_S)
+    assert takes_s < on_s - off_s < takes_s + 0.1 * (3 + n_candidates) + 1.0  # each take from the next block on, the queue's lag
     assert _blank(power, times, off_s + source._heard_gate.delay_s + HOP_S, on_s + source._heard_gate.delay_s)
     # the tone resumed at once at the new level, phase continuous; the next re-check agrees with the new calibration
     assert source.calibration == again and source.level_dbfs == again.level_dbfs != calibration.level_dbfs
@@ -154,7 +157,8 @@ def test_a_reflector_brought_in_between_checks_recalibrates_the_card_and_resumes
     expected = _played_tone(card, source, [calibration.level_dbfs, calibration.level_dbfs, again.level_dbfs, again.level_dbfs])
     np.testing.assert_allclose(played[keep], expected[keep], atol=1e-4)
     after = np.arange(len(played)) / RATE_HZ > on_s + source.tone_gate.ramp_s
-    assert np.max(np.abs(played[after & keep])) == pytest.approx(10 ** (again.level_dbfs / 20), rel=1e-3)
+    amplitude = np.sqrt(2 * np.mean(played[after & keep] ** 2))  # not the peak sample: a 32 kHz tone at 96 kHz misses it
+    assert amplitude == pytest.approx(10 ** (again.level_dbfs / 20), rel=5e-3)  # exactly: the allclose above
     assert lines[2].endswith(": unchanged") and len(lines) == 3
 
 

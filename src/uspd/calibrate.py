@@ -3,8 +3,8 @@
 Every unit and every room differ: the tweeter's response above 20 kHz varies by several
 dB from unit to unit, rooms differ in noise and interference. So a device measures itself:
 
-1. **Probe** each candidate carrier (``min_carrier_hz`` … Nyquist − guard, every
-   ``carrier_step_hz``) with a short, quiet tone (``probe_level_dbfs``; on for
+1. **Probe** each candidate carrier (``ultrasonic_carrier_hz`` — ``min_carrier_hz`` on 48 kHz
+   hardware — … Nyquist − guard, every ``carrier_step_hz``) with a short, quiet tone (``probe_level_dbfs``; on for
    ``probe_on_s``, then off for ``probe_off_s``), recorded through the same demodulation
    as everything else (:class:`Prober`; on the simulator :class:`SimulatedProber` renders
    the unit in its room — nothing is read from the simulator but the recording).
@@ -125,9 +125,12 @@ class DeviceProfile:
         return float(np.abs(self.nominal.mic_gains(1, carrier_hz))[0])
 
     def candidate_carriers(self, config: CalibrationConfig) -> np.ndarray:
-        """Carriers from the lowest allowed to Nyquist less the Doppler guard."""
+        """Carriers from the lowest allowed to Nyquist less the Doppler guard: from
+        ``ultrasonic_carrier_hz`` where the rate reaches it (96 kHz hardware), else from
+        ``min_carrier_hz`` (48 kHz hardware, whose band ends near 22 kHz)."""
         top_hz = self.sample_rate_hz / 2 - NYQUIST_GUARD_HZ
-        return np.arange(config.min_carrier_hz, top_hz + 1e-6, config.carrier_step_hz)
+        low_hz = config.ultrasonic_carrier_hz if top_hz >= config.ultrasonic_carrier_hz else config.min_carrier_hz
+        return np.arange(low_hz, top_hz + 1e-6, config.carrier_step_hz)
 
 
 # --------------------------------------------------------------------------------------
@@ -317,7 +320,7 @@ class Calibration:
     target_met: bool
     target_range_m: float
     target_snr_db: float
-    reference: ProbeMeasurement  # the probe at the chosen carrier: the re-check compares with it
+    reference: ProbeMeasurement  # the chosen carrier probed at the reference level: the re-check compares with it
     candidates: tuple[Candidate, ...]
     created_unix_s: float
 
@@ -361,15 +364,19 @@ def choose(probes: list[ProbeMeasurement], profile: DeviceProfile, config: Calib
     )
 
 
-def probe_carrier(prober: Prober, carrier_hz: float, config: CalibrationConfig) -> ProbeMeasurement:
-    baseband = prober.probe(carrier_hz, config.probe_level_dbfs, config.probe_on_s, config.probe_off_s)
-    return measure_probe(baseband, prober.baseband_rate_hz, carrier_hz, config.probe_level_dbfs,
-                         config.probe_on_s, config.temperature_c)
+def probe_carrier(prober: Prober, carrier_hz: float, config: CalibrationConfig,
+                  level_dbfs: float | None = None) -> ProbeMeasurement:
+    """One probe at ``level_dbfs`` (default: the quiet ``probe_level_dbfs``), measured."""
+    level_dbfs = config.probe_level_dbfs if level_dbfs is None else level_dbfs
+    baseband = prober.probe(carrier_hz, level_dbfs, config.probe_on_s, config.probe_off_s)
+    return measure_probe(baseband, prober.baseband_rate_hz, carrier_hz, level_dbfs, config.probe_on_s,
+                         config.temperature_c)
 
 
 def calibrate(prober: Prober, profile: DeviceProfile, config: CalibrationConfig, device_id: str,
               on_carrier: Callable[[float], None] | None = None) -> Calibration:
-    """Probe every candidate carrier and choose; ``on_carrier(hz)`` after each probe."""
+    """Probe every candidate carrier and choose; then probe the chosen carrier once more at
+    the reference level, the re-check's reference. ``on_carrier(hz)`` after each probe."""
     carriers = profile.candidate_carriers(config)
     if len(carriers) == 0:
         raise ValueError(
@@ -381,7 +388,19 @@ def calibrate(prober: Prober, profile: DeviceProfile, config: CalibrationConfig,
         probes.append(probe_carrier(prober, float(carrier_hz), config))
         if on_carrier is not None:
             on_carrier(float(carrier_hz))
-    return choose(probes, profile, config, device_id)
+    chosen = choose(probes, profile, config, device_id)
+    reference = probe_carrier(prober, chosen.carrier_hz, config, reference_level_dbfs(chosen.level_dbfs, config))
+    if on_carrier is not None:
+        on_carrier(chosen.carrier_hz)
+    return dataclasses.replace(chosen, reference=reference)
+
+
+def reference_level_dbfs(level_dbfs: float, config: CalibrationConfig) -> float:
+    """The re-check's probe level: the unit's own level, or the probes' if that is louder.
+    At 32–46 kHz (a tweeter past its best, more absorbing air) a quiet probe's echo tail is
+    barely above the noise, so an unchanged room would read as changed; the level that
+    reaches a walker at the target range lifts the tail clear (docs/calibration.md)."""
+    return max(level_dbfs, config.probe_level_dbfs)
 
 
 # --------------------------------------------------------------------------------------
@@ -414,8 +433,9 @@ def compare(saved: ProbeMeasurement, now: ProbeMeasurement, config: CalibrationC
 
 
 def recheck(calibration: Calibration, prober: Prober, config: CalibrationConfig) -> Drift:
-    """One short probe at the calibrated carrier compared with the saved one."""
-    return compare(calibration.reference, probe_carrier(prober, calibration.carrier_hz, config), config)
+    """One short probe at the calibrated carrier and the reference's level, compared with the reference."""
+    reference = calibration.reference
+    return compare(reference, probe_carrier(prober, calibration.carrier_hz, config, reference.level_dbfs), config)
 
 
 def simulated_device_id(scenario: str, seed: int) -> str:

@@ -201,6 +201,9 @@ def evaluate(
     distractor: Annotated[Optional[list[str]], typer.Option(
         help="false-alarm rows to spend --hours on: quiet, 'desk fan', … or a scenario in one (cat, hvac, …); "
              "repeat it; default: every row")] = None,
+    calibrated: Annotated[bool, typer.Option(
+        "--calibrated", help="calibrate each unit in its empty room first and play the carrier and level it chooses, "
+                             "as uspd run does (default: each scenario's drawn carrier and level)")] = False,
     out: Annotated[Path, typer.Option("--out", help="folder for report.md, report.json, det.png, detection_by_distance.png")] = Path("uspd-eval"),
     detector: Annotated[Optional[list[str]], typer.Option(
         help="detector to judge: baseline, neural or LABEL=MODEL.onnx; repeat it to compare several on the same scenes")] = None,
@@ -216,13 +219,13 @@ def evaluate(
         cfg = load_config(config)
         configs = _detector_configs(cfg, detector) if detector else {cfg.detect.detector: cfg}
         settings = EvaluationSettings(hours=hours, scenes_per_kind=scenes_per_kind, seed_offset=seed_offset,
-                                      array=array, workers=workers,
+                                      array=array, workers=workers, calibrated=calibrated,
                                       distractors=distractor_rows(distractor) if distractor else tuple(DISTRACTORS))
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(
         f"uspd evaluate --hours {hours:g} --scenes-per-kind {scenes_per_kind} --workers {workers} "
-        f"--seed-offset {seed_offset} --out {out}",
+        f"--seed-offset {seed_offset}{' --calibrated' if calibrated else ''} --out {out}",
         {"--array": array, "--distractor": " --distractor ".join(shlex.quote(d) for d in distractor) if distractor else None,
          "--detector": " --detector ".join(detector) if detector else None, "--config": config,
          "--ray-address": ray_address},
@@ -756,7 +759,7 @@ def calibrate(
                     return
             carriers = len(profile.candidate_carriers(cfg.calibration))
             with _progress() as progress:
-                task = progress.add_task(f"probing {carriers} carriers", total=carriers)
+                task = progress.add_task(f"probing {carriers} carriers, then the chosen one at its level", total=carriers + 1)
                 result = cal.calibrate(prober, profile, cfg.calibration, device_id, on_carrier=lambda _: progress.advance(task))
         if card:
             check_speaker_heard(result, profile)

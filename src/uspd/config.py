@@ -88,7 +88,13 @@ class CalibrationConfig(_Section):
     target_snr_db: float = Field(
         5.0, description="predicted Doppler SNR of the reference walker the level must reach (docs/calibration/tuning.md)"
     )
-    min_carrier_hz: float = Field(20000.0, ge=17000, description="lowest carrier allowed (what the household may hear)")
+    min_carrier_hz: float = Field(
+        20000.0, ge=17000, description="lowest carrier on hardware that cannot play ultrasonic_carrier_hz (48 kHz)"
+    )
+    ultrasonic_carrier_hz: float = Field(
+        32000.0, ge=17000, description="lowest carrier where the sample rate allows it (96 kHz): inaudible to people, "
+                                       "and the band the detector is trained on"
+    )
     carrier_step_hz: float = Field(2000.0, gt=0, description="spacing of candidate carriers")
     max_spl_db: float = Field(100.0, gt=0, le=110, description="hard cap on the tone's SPL at 1 m on axis")
     max_level_dbfs: float = Field(0.0, le=0, description="highest drive level")

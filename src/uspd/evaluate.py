@@ -32,6 +32,16 @@ What is measured (the report states the same definitions):
   threshold + ``confirm_frames`` debounce, the detector alone without the presence
   machine's context-dependent sensitivity, so it costs no re-rendering. The chain's own
   operating point (defaults, with context) is marked beside it.
+- **False alarms at equal detection.** From the sweep: for each level in
+  :data:`EQUAL_DETECTION_LEVELS`, the fewest false-alarm onsets per hour at any threshold
+  where the detector still detects that share of walking events within
+  :data:`RANGE_GOAL_M`. Detectors are compared there, not at their own thresholds, which
+  sit at different detection rates.
+
+**Calibrated units** (``calibrated``): each scene's unit is first calibrated in its room as
+``uspd calibrate`` does at installation — probes rendered in the room with nothing moving or
+sounding — and the scene then plays the chosen carrier and level, as ``uspd run`` would.
+Without it every scene plays the carrier and level its scenario draws.
 
 Scenes are independent: any number of worker processes gives the same numbers. Several
 detectors (label → config) are judged on the same rendered frames in one run; the
@@ -44,6 +54,7 @@ comparison report puts their tables side by side and their DET curves on one plo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +65,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from uspd.calibrate import DeviceProfile, SimulatedProber, calibrate
 from uspd.config import Config
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.parallel import map_jobs
@@ -93,6 +105,8 @@ DISTRACTORS = {  # report row → the empty-room scenarios it covers (scenes alt
     "keys, paper": ("keys_paper",),
 }
 DET_THRESHOLDS = tuple(np.round(np.linspace(0.02, 0.98, 49), 2))
+RANGE_GOAL_M = 4.0  # walking within this distance must be detected (the product's range goal)
+EQUAL_DETECTION_LEVELS = (0.95, 0.97, 0.99)  # walking detection within RANGE_GOAL_M where detectors are compared
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,7 @@ class EvaluationSettings:
     seed_offset: int = 0  # first seed is HELD_OUT_SEED_START + this: a fresh held-out draw
     array: str | None = None  # mic array preset for every scene; None: as each scenario draws it
     distractors: tuple[str, ...] = tuple(DISTRACTORS)  # rows of DISTRACTORS the hours are split over
+    calibrated: bool = False  # calibrate each unit in its empty room first; play its carrier and level
     workers: int = 1
 
     def __post_init__(self) -> None:
@@ -139,6 +154,7 @@ class SceneJob:
     seed: int
     duration_s: float
     array: str | None
+    calibrated: bool = False  # play the carrier and level a calibration in the empty room chooses
 
     @property
     def is_human(self) -> bool:
@@ -153,6 +169,7 @@ class SceneFrames:
     job: SceneJob
     array: str  # the mic array the scene actually has
     carrier_hz: float
+    level_dbfs: float  # the tone's emission level
     time_s: np.ndarray  # frame end
     score: np.ndarray  # detector score
     moving: np.ndarray  # bool: the chain reports motion (minor or major)
@@ -176,7 +193,7 @@ def plan_scenes(settings: EvaluationSettings) -> list[SceneJob]:
     hours split evenly over the chosen rows of DISTRACTORS in scenes of about EMPTY_SCENE_S."""
     first_seed = HELD_OUT_SEED_START + settings.seed_offset
     jobs = [
-        SceneJob(kind, kind, first_seed + i, duration_s, settings.array)
+        SceneJob(kind, kind, first_seed + i, duration_s, settings.array, settings.calibrated)
         for kind, duration_s in HUMAN_SCENE_S.items()
         for i in range(settings.scenes_per_kind)
     ]
@@ -185,8 +202,8 @@ def plan_scenes(settings: EvaluationSettings) -> list[SceneJob]:
         n_scenes = max(1, round(row_s / EMPTY_SCENE_S))
         for group in settings.distractors:
             names = DISTRACTORS[group]
-            jobs += [SceneJob(group, names[i % len(names)], first_seed + i, row_s / n_scenes, settings.array)
-                     for i in range(n_scenes)]
+            jobs += [SceneJob(group, names[i % len(names)], first_seed + i, row_s / n_scenes, settings.array,
+                              settings.calibrated) for i in range(n_scenes)]
     return jobs
 
 
@@ -194,9 +211,11 @@ def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = N
     """Render one scene block by block (once) and stream it through every configured chain
     (detectors side by side; chains with the same front-end settings share its frames);
     align truth to frames. ``scene``: the job's scene already built (or altered)."""
+    render_config = next(iter(configs.values()))  # the simulation is shared
     if scene is None:
         scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
-    render_config = next(iter(configs.values()))  # the simulation is shared
+    if job.calibrated:
+        scene = calibrated(scene, job, render_config)
     hop_s = render_config.frontend.hop_s
     spectrograms = {c.frontend: scene_spectrogram(scene, c) for c in configs.values()}
     detections = {label: Detection(c, spectrograms[c.frontend].velocity_m_s) for label, c in configs.items()}
@@ -211,13 +230,26 @@ def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = N
     frames = {}
     for label, decisions in decided.items():
         frames[label] = SceneFrames(
-            job=job, array=scene.device.array, carrier_hz=scene.carrier_hz,
+            job=job, array=scene.device.array, carrier_hz=scene.carrier_hz, level_dbfs=scene.level_dbfs,
             time_s=decisions.time_s[keep], score=decisions.score[keep].astype(np.float32),
             moving=decisions.motion[keep] != "none", occupied=decisions.occupied[keep].astype(bool),
             truth_motion=truth.motion[row], truth_occupied=truth.occupied[row].astype(bool),
             distance_m=truth.person_distance_m[row].astype(np.float32),
         )
     return frames
+
+
+def calibrated(scene: Scene, job: SceneJob, config: Config) -> Scene:
+    """The job's scene at the carrier and level that calibrating its unit chooses, probed in
+    the room as installed: nothing moving, no sound, music or air turbulence. Rebuilt at
+    that carrier, so what sounds near the carrier (interferers, keys) follows it: the same
+    room and unit (drawn before the carrier), while its people and distractors are drawn
+    afresh (a pinned carrier leaves one draw less before them)."""
+    empty = dataclasses.replace(scene, movers=(), sources=(), modulators=(), music=None)
+    choice = calibrate(SimulatedProber(empty, config.simulation), DeviceProfile.of(scene.device), config.calibration,
+                       device_id=f"sim:evaluate:{job.name}:{job.seed}")
+    scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array, carrier_hz=choice.carrier_hz)
+    return dataclasses.replace(scene, level_dbfs=choice.level_dbfs)
 
 
 def run_scenes(
@@ -413,18 +445,40 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, tolerance_frames: 
     human = [s for s in scenes if s.job.is_human]
     empty = [s for s in scenes if not s.job.is_human]
     events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
+    near = np.concatenate([np.zeros(0, bool)] + [  # major events within the range goal (median distance, as reported)
+        np.array([np.nanmedian(s.distance_m[a:b]) < RANGE_GOAL_M for a, b in zip(*per_scene)], dtype=bool)
+        for s, per_scene in zip(human, events["major"])])
     hours = sum(s.alarm_hours for s in empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
-                              "false_alarms_per_hour": []}
+                              "major_near_rate": [], "false_alarms_per_hour": []}
     for threshold in thresholds:
         moving = {id(s): debounce(s.score >= threshold, confirm_frames) for s in scenes}
         for kind, per_scene in events.items():
             hits = np.concatenate([np.zeros(0, bool)] + [events_hit(a, b, moving[id(s)], tolerance_frames)
                                                          for s, (a, b) in zip(human, per_scene)])
             curve[f"{kind}_rate"].append(float(hits.mean()) if hits.size else None)
+            if kind == "major":
+                curve["major_near_rate"].append(float(hits[near].mean()) if near.any() else None)
         alarms = sum(false_onsets(moving[id(s)], s.truth_occupied, s.time_s) for s in empty)
         curve["false_alarms_per_hour"].append(alarms / hours if hours else None)
+    curve["major_near_events"] = int(near.sum())
+    curve["at_equal_detection"] = at_equal_detection(curve)
     return curve
+
+
+def at_equal_detection(curve: dict, levels: tuple[float, ...] = EQUAL_DETECTION_LEVELS) -> list[dict]:
+    """Per level: the sweep's point with the fewest false alarms per hour among those that
+    detect at least that share of walking events within RANGE_GOAL_M (threshold and rates
+    None where no threshold reaches it)."""
+    rows = []
+    for level in levels:
+        reached = [i for i, rate in enumerate(curve["major_near_rate"])
+                   if rate is not None and rate >= level and curve["false_alarms_per_hour"][i] is not None]
+        best = min(reached, key=lambda i: (curve["false_alarms_per_hour"][i], -curve["thresholds"][i]), default=None)
+        rows.append({"level": level, "threshold": None if best is None else curve["thresholds"][best],
+                     "major_near_rate": None if best is None else curve["major_near_rate"][best],
+                     "false_alarms_per_hour": None if best is None else curve["false_alarms_per_hour"][best]})
+    return rows
 
 
 def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: Config) -> dict:
@@ -443,7 +497,8 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
         "settings": {
             "hours": settings.hours, "scenes_per_kind": settings.scenes_per_kind,
             "seed_offset": settings.seed_offset, "held_out_seed_start": HELD_OUT_SEED_START,
-            "array": settings.array, "distractors": list(settings.distractors), "tolerance_s": TOLERANCE_S,
+            "array": settings.array, "distractors": list(settings.distractors), "calibrated": settings.calibrated,
+            "tolerance_s": TOLERANCE_S,
             "warmup_s": WARMUP_S, "hop_s": hop_s, "human_scene_s": HUMAN_SCENE_S, "empty_scene_target_s": EMPTY_SCENE_S,
         },
         "config": config.model_dump(mode="json"),
@@ -459,7 +514,7 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
         "presence": _presence(scenes, hop_s),
         "det": det,
         "scenes": [{"scenario": s.job.name, "group": s.job.group, "seed": s.job.seed, "duration_s": s.job.duration_s,
-                    "array": s.array, "carrier_hz": s.carrier_hz} for s in scenes],
+                    "array": s.array, "carrier_hz": s.carrier_hz, "level_dbfs": s.level_dbfs} for s in scenes],
     }
 
 
@@ -509,6 +564,20 @@ def _rate(entry: dict) -> str:
     if entry["count"] == 0:
         return f"0 (< {entry['upper95_per_hour']:.2g})"
     return f"{entry['per_hour']:.3g} (< {entry['upper95_per_hour']:.3g})"
+
+
+_EQUAL_DETECTION_TEXT = (
+    "At equal detection: of the sweep's thresholds that detect at least the given share of the {near} walking "
+    "(major) events within {range_m:g} m, the one with the fewest false-alarm onsets per hour (– where no threshold "
+    "of the sweep reaches it).")
+
+
+def _threshold(row: dict) -> str:
+    return "–" if row["threshold"] is None else f"{row['threshold']:.2f}"
+
+
+def _per_hour(row: dict) -> str:
+    return "–" if row["false_alarms_per_hour"] is None else f"{row['false_alarms_per_hour']:.3g}"
 
 
 def _markdown(summary: dict) -> str:
@@ -612,6 +681,11 @@ def _markdown(summary: dict) -> str:
             fa = det["false_alarms_per_hour"][i]
             lines.append(f"| {threshold:.2f} | {_pct(det['major_rate'][i])} | {_pct(det['minor_rate'][i])} | "
                          f"{'–' if fa is None else f'{fa:.3g}'} |")
+    if _has_people(summary):
+        lines += ["", _EQUAL_DETECTION_TEXT.format(near=det["major_near_events"], range_m=RANGE_GOAL_M), "",
+                  "| walking detected within range | threshold | detected | false alarms per hour |", "|---|---:|---:|---:|"]
+        lines += [f"| ≥ {_pct(row['level'])} | {_threshold(row)} | {_pct(row['major_near_rate'])} | {_per_hour(row)} |"
+                  for row in det["at_equal_detection"]]
     lines += ["", "Every number, the config and the list of scenes are in [report.json](report.json).", ""]
     return "\n".join(lines)
 
@@ -701,10 +775,29 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
         lines.append(row(kind, lambda s, kind=kind: _pct(s["presence"]["per_kind"][kind]["occupied_accuracy"])))
     lines.append(row("**all human scenes**", lambda s: _pct(s["presence"]["all_human_scenes"]["occupied_accuracy"])))
     if _has_people(first):
+        reference = labels[0]
+        lines += ["", f"## False alarms at equal walking detection within {RANGE_GOAL_M:g} m", "",
+                  _EQUAL_DETECTION_TEXT.format(near=first["det"]["major_near_events"], range_m=RANGE_GOAL_M)
+                  + f" In brackets: the threshold, and how many times fewer false alarms than {reference}.", "",
+                  header, rule]
+        for i, level in enumerate(EQUAL_DETECTION_LEVELS):
+            base = first["det"]["at_equal_detection"][i]["false_alarms_per_hour"]
+            lines.append(row(f"≥ {_pct(level)}", lambda s, i=i, base=base: _equal_detection_cell(
+                s["det"]["at_equal_detection"][i], None if s is first else base)))
         lines += ["", "## DET", "", "Major (solid) and minor motion events detected against false-alarm onsets per "
                   "hour, threshold swept, one line style per detector; ★ each chain at its config.", "", "![DET](det.png)",
                   ""]
     return "\n".join(lines)
+
+
+def _equal_detection_cell(point: dict, reference_per_hour: float | None) -> str:
+    """'rate (threshold, ratio×)': the ratio is the reference's rate over this one's, where both are defined
+    and this one is not 0."""
+    if point["false_alarms_per_hour"] is None:
+        return "not reached"
+    mine = point["false_alarms_per_hour"]
+    ratio = f", {reference_per_hour / mine:.1f}×" if reference_per_hour is not None and mine > 0 else ""
+    return f"{_per_hour(point)} ({_threshold(point)}{ratio})"
 
 
 def _plot_det(summaries: dict[str, dict], out_png: Path) -> None:
