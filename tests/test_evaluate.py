@@ -17,7 +17,7 @@ from uspd.evaluate import (
     SceneJob,
     arrivals,
     at_equal_detection,
-    calibrated,
+    calibrated_scene,
     debounce,
     det_curve,
     distractor_rows,
@@ -152,7 +152,7 @@ def test_a_calibrated_unit_keeps_its_room_and_plays_what_calibration_chose():
 
     job = SceneJob("walk_in", "walk_in", HELD_OUT_SEED_START + 3, 4.0, None, calibrated=True)
     drawn = build_scene(job.name, job.seed, duration_s=job.duration_s)
-    scene = calibrated(drawn, job, Config())
+    scene = calibrated_scene(drawn, job, Config())
     assert scene.room == drawn.room and scene.device == drawn.device and scene.environment == drawn.environment
     assert scene.carrier_hz in DeviceProfile.of(drawn.device).candidate_carriers(Config().calibration)
     assert scene.level_dbfs < drawn.level_dbfs - 10  # the drawn levels (−12…−3 dBFS) are far louder than needed

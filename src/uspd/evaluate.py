@@ -215,7 +215,7 @@ def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = N
     if scene is None:
         scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
     if job.calibrated:
-        scene = calibrated(scene, job, render_config)
+        scene = calibrated_scene(scene, job, render_config)
     hop_s = render_config.frontend.hop_s
     spectrograms = {c.frontend: scene_spectrogram(scene, c) for c in configs.values()}
     detections = {label: Detection(c, spectrograms[c.frontend].velocity_m_s) for label, c in configs.items()}
@@ -239,7 +239,7 @@ def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = N
     return frames
 
 
-def calibrated(scene: Scene, job: SceneJob, config: Config) -> Scene:
+def calibrated_scene(scene: Scene, job: SceneJob, config: Config) -> Scene:
     """The job's scene at the carrier and level that calibrating its unit chooses, probed in
     the room as installed: nothing moving, no sound, music or air turbulence. Rebuilt at
     that carrier, so what sounds near the carrier (interferers, keys) follows it: the same
