@@ -4,10 +4,11 @@ Every unit and every room differ: the tweeter's response above 20 kHz varies by 
 dB from unit to unit, rooms differ in noise and interference. So a device measures itself:
 
 1. **Probe** each candidate carrier (``ultrasonic_carrier_hz`` — ``min_carrier_hz`` on 48 kHz
-   hardware — … Nyquist − guard, every ``carrier_step_hz``) with a short, quiet tone (``probe_level_dbfs``; on for
-   ``probe_on_s``, then off for ``probe_off_s``), recorded through the same demodulation
-   as everything else (:class:`Prober`; on the simulator :class:`SimulatedProber` renders
-   the unit in its room — nothing is read from the simulator but the recording).
+   hardware — … Nyquist − guard, every ``carrier_step_hz``) with a short, quiet tone
+   (``probe_level_dbfs``; on for ``probe_on_s``, then off for ``probe_off_s``), recorded
+   through the same demodulation as everything else (:class:`Prober`; on the simulator
+   :class:`SimulatedProber` renders the unit in its room — nothing is read from the
+   simulator but the recording).
 2. **Measure** per carrier (:func:`measure_probe`): the static response per mic (the
    probe's mean baseband per unit of drive: direct path + room), the noise and
    interference floor in the walking Doppler band with the tone off, the extra floor with
@@ -25,7 +26,8 @@ dB from unit to unit, rooms differ in noise and interference. So a device measur
    the carrier whose level makes the least SPL.
 5. **Keep** the result per device (:class:`CalibrationStore`, JSON keyed by device id)
    and **re-check** it (:func:`recheck`): a probe at the chosen carrier compared with the
-   saved one. The room's fingerprint is the echo tail right after the probe's switch-off
+   reference, a probe kept at calibration time, both at the unit's own level or the probes'
+   if louder (:func:`reference_level_dbfs`). The room's fingerprint is the echo tail right after the probe's switch-off
    (4–14 ms: the direct path has gone, the walls' and furniture's echoes have not): it
    changes when the device moves, furniture moves or the air warms (every echo's phase
    moves). A tail change beyond ``echo_tolerance``, a direct-path change beyond
