@@ -33,3 +33,9 @@ def same_events(a, b, score_tol: float = 1e-5) -> bool:
     network's sums run in another order when blocks have other sizes)."""
     return [(e.time_s, e.event, e.kind) for e in a] == [(e.time_s, e.event, e.kind) for e in b] and all(
         abs(x.score - y.score) <= score_tol for x, y in zip(a, b))
+
+
+def tone_amplitude(samples: np.ndarray) -> float:
+    """A steady tone's amplitude from its RMS: not its peak sample, which a tone at a third of
+    the sample rate (32 kHz at 96 kHz) never lands on."""
+    return float(np.sqrt(2 * np.mean(np.square(samples))))

@@ -18,6 +18,8 @@ from uspd.live.soundcard_calibration import SoundCardProber, card_profile
 from uspd.sim.room import Furniture
 from uspd.sim.virtual_card import LoopbackCard, RoomLoopback
 
+from helpers import tone_amplitude
+
 CONFIG = Config()
 LEVEL_TOLERANCE_DB = 2.0  # the tone-off floor is an estimate from 0.4 s of noise: a card and the simulation differ by its scatter
 # (the card hears another stretch of the room's noise each run: its idle blocks between probes follow thread timing)
@@ -133,7 +135,6 @@ def test_uspd_run_on_a_calibrated_card_plays_its_carrier_and_level(room, monkeyp
             source.stop()
     played = card.played[start:]
     steady = played[len(played) // 4 :]  # past the tone's switch-on ramp
-    amplitude = np.sqrt(2 * np.mean(steady**2))  # not the peak sample: a 32 kHz tone at 96 kHz misses it
-    assert amplitude == pytest.approx(10 ** (saved.level_dbfs / 20), rel=5e-3)
+    assert tone_amplitude(steady) == pytest.approx(10 ** (saved.level_dbfs / 20), rel=5e-3)
     spectrum = np.abs(np.fft.rfft(played))
     assert np.argmax(spectrum) * 96000 / len(played) == pytest.approx(saved.carrier_hz, abs=20.0)

@@ -365,12 +365,17 @@ def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndar
 # --------------------------------------------------------------------------------------
 # The summary: every number of the report
 # --------------------------------------------------------------------------------------
+def event_distance_m(distance_m: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Each event's distance: the person's median torso distance over its span [start, stop)."""
+    return np.array([np.nanmedian(distance_m[a:b]) for a, b in zip(start, stop)], dtype=float)
+
+
 def motion_events(scenes: list[SceneFrames], kind: str, tolerance_frames: int) -> dict:
     distances, hits, delays = [], [], []
     for s in scenes:
         start, stop = spans(s.truth_motion == kind)
         hits.append(events_hit(start, stop, s.moving, tolerance_frames))
-        distances.append([np.nanmedian(s.distance_m[a:b]) for a, b in zip(start, stop)])
+        distances.append(event_distance_m(s.distance_m, start, stop))
         delays.append(first_after_s(start, np.minimum(stop + tolerance_frames, len(s.moving)), s.moving, s.time_s))
     distance_m, detected = np.concatenate([np.zeros(0), *distances]), np.concatenate([np.zeros(0, bool), *hits])
     return {
@@ -445,9 +450,8 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, tolerance_frames: 
     human = [s for s in scenes if s.job.is_human]
     empty = [s for s in scenes if not s.job.is_human]
     events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
-    near = np.concatenate([np.zeros(0, bool)] + [  # major events within the range goal (median distance, as reported)
-        np.array([np.nanmedian(s.distance_m[a:b]) < RANGE_GOAL_M for a, b in zip(*per_scene)], dtype=bool)
-        for s, per_scene in zip(human, events["major"])])
+    near = np.concatenate([np.zeros(0, bool)] + [event_distance_m(s.distance_m, a, b) < RANGE_GOAL_M
+                                                 for s, (a, b) in zip(human, events["major"])])
     hours = sum(s.alarm_hours for s in empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
                               "major_near_rate": [], "false_alarms_per_hour": []}
