@@ -124,33 +124,35 @@ class MusicCanceller:
         """One update period's cells (n_bins, n_frames, n_mics) → cancelled, and the removal
         β·UUᴴ(·) these cells got, as a function; keeps the teaching cells."""
         rank = self.basis.shape[-1]
-        along = x @ self._analysis  # Uᴴx and the neighbouring bins' hᴴx (for teaching): (n_bins, n_frames, rank + 2)
+        along = _complex_product(x, self._analysis)  # Uᴴx and the neighbouring bins' hᴴx (for teaching): (n_bins, n_frames, rank + 2)
         energy = np.maximum(squared_norm(x), np.finfo(np.float32).tiny)
-        along_squared = np.abs(along) ** 2
+        pairs = along.view(np.float32) ** 2
+        along_squared = pairs[..., 0::2] + pairs[..., 1::2]  # |·|² without np.abs's square root
         coherence = along_squared[..., 0] / energy
         beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)[..., None]
 
         def removal(cells: np.ndarray) -> np.ndarray:
-            return (beta * (cells @ self._analysis[..., :rank])) @ self._synthesis
+            return _complex_product(beta * _complex_product(cells, self._analysis[..., : 2 * rank]), self._synthesis)
 
-        out = x - (beta * along[..., :rank]) @ self._synthesis if beta.any() else x
+        out = x - _complex_product(beta * along[..., :rank], self._synthesis) if beta.any() else x
         # Teaching cells: coherent with this bin's direction or a neighbour's. H(f) turns
         # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
         # into rooms whose wall reflections turn it far from h(0) at higher f.
-        best = along_squared[..., [0, rank, rank + 1]].max(axis=-1) / energy
-        self._taught.append(x * (best >= self.config.adapt_coherence)[..., None])
+        best = np.maximum(np.maximum(along_squared[..., 0], along_squared[..., rank]), along_squared[..., rank + 1]) / energy
+        self._taught.append(np.where((best >= self.config.adapt_coherence)[..., None], x, 0))
         return out, removal
 
     def _set_basis(self) -> None:
-        """The matrices each period's cells are multiplied by, complex64: ``_analysis``
-        (n_bins, n_mics, rank + 2) the conjugate basis, then the left and the right
-        neighbour's h (zero beyond the band's edges), and ``_synthesis`` (n_bins, rank,
-        n_mics) the basis transposed, which maps the removed components back onto the mics."""
+        """The matrices each period's cells are multiplied by, in :func:`_real_form`:
+        ``_analysis`` the conjugate basis, then the left and the right neighbour's h (zero
+        beyond the band's edges), complex (n_bins, n_mics, rank + 2); ``_synthesis`` the
+        basis transposed, complex (n_bins, rank, n_mics), which maps the removed components
+        back onto the mics."""
         h = self.basis[..., 0]
         neighbours = np.zeros((self.n_bins, h.shape[1], 2), dtype=complex)
         neighbours[1:, :, 0], neighbours[:-1, :, 1] = h[:-1], h[1:]
-        self._analysis = np.concatenate([self.basis, neighbours], axis=-1).conj().astype(np.complex64)
-        self._synthesis = np.ascontiguousarray(self.basis.transpose(0, 2, 1), dtype=np.complex64)
+        self._analysis = _real_form(np.concatenate([self.basis, neighbours], axis=-1).conj())
+        self._synthesis = _real_form(self.basis.transpose(0, 2, 1))
 
     def _update(self) -> None:
         """End of a period: fold its teaching cells into the covariance; the basis becomes its
@@ -177,7 +179,25 @@ class MusicCanceller:
 
 def squared_norm(cells: np.ndarray) -> np.ndarray:
     """Σ |x|² over the mics of cells (n_bins, n_frames, n_mics) complex64 → (n_bins, n_frames)
-    float32: one einsum over the (re, im) pairs, no complex temporaries (~4× faster than
-    summing re² + im²)."""
+    float32: the (re, im) pairs squared, then summed by one matrix product with ones (BLAS;
+    ~2× faster than an einsum over the pairs, and no complex temporaries)."""
     pairs = cells.view(np.float32)
-    return np.einsum("btj,btj->bt", pairs, pairs)
+    squares = np.multiply(pairs, pairs)
+    return squares @ np.ones(pairs.shape[-1], dtype=np.float32)
+
+
+def _real_form(matrices: np.ndarray) -> np.ndarray:
+    """Complex matrices (…, m, k) → float32 (…, 2m, 2k) acting on (re, im)-interleaved rows:
+    [re, im] · [[A.re, A.im], [−A.im, A.re]] per element, so a complex product becomes one
+    real one (:func:`_complex_product`), ~2× faster in NumPy's batched matmul."""
+    *batch, m, k = matrices.shape
+    out = np.empty((*batch, m, 2, k, 2), dtype=np.float32)
+    out[..., 0, :, 0], out[..., 0, :, 1] = matrices.real, matrices.imag
+    out[..., 1, :, 0], out[..., 1, :, 1] = -matrices.imag, matrices.real
+    return out.reshape(*batch, 2 * m, 2 * k)
+
+
+def _complex_product(x: np.ndarray, real_form: np.ndarray) -> np.ndarray:
+    """x (…, n, m) complex64 @ the complex matrices whose :func:`_real_form` is given →
+    (…, n, k) complex64."""
+    return (np.ascontiguousarray(x).view(np.float32) @ real_form).view(np.complex64)
