@@ -212,7 +212,7 @@ def evaluate(
 ) -> None:
     """Run the detection chain on held-out simulated rooms and report detection by distance,
     latency, false alarms per hour, presence accuracy and the DET curve."""
-    from uspd.evaluate import (DISTRACTORS, EvaluationSettings, distractor_rows, evaluate as run_evaluation, plan_scenes,
+    from uspd.evaluate import (EvaluationSettings, distractor_rows, evaluate as run_evaluation, plan_scenes,
                                write_comparison, write_report)
 
     try:
@@ -220,7 +220,7 @@ def evaluate(
         configs = _detector_configs(cfg, detector) if detector else {cfg.detect.detector: cfg}
         settings = EvaluationSettings(hours=hours, scenes_per_kind=scenes_per_kind, seed_offset=seed_offset,
                                       array=array, workers=workers, calibrated=calibrated,
-                                      distractors=distractor_rows(distractor) if distractor else tuple(DISTRACTORS))
+                                      **({"distractors": distractor_rows(distractor)} if distractor else {}))
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(
