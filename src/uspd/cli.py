@@ -247,7 +247,7 @@ def music_study(
     hours: Annotated[float, typer.Option(help="hours of empty rooms with loud music (each also run without it)")] = 0.5,
     walk_scenes: Annotated[int, typer.Option(help="music_with_walk scenes (each also run without music)")] = 24,
     seed_offset: Annotated[int, typer.Option(help="shift within the held-out seeds (≥ 1,000,000)")] = 0,
-    array: Annotated[str, typer.Option(help="mic array of every scene (the canceller needs ≥ 3 mics)")] = "smart_speaker_7",
+    array: Annotated[str, typer.Option(help="mic array of every scene (1–2 mics: the conjugate-pair canceller)")] = "smart_speaker_7",
     workers: Annotated[int, typer.Option(help="processes rendering scenes in parallel; numbers do not depend on it")] = 1,
     out: Annotated[Path, typer.Option("--out", help="folder for music.md and music.json")] = Path("uspd-music"),
     figure: Annotated[Optional[Path], typer.Option(help="before/after spectrogram PNG (default: OUT/before_after.png)")] = None,

@@ -23,7 +23,8 @@ class MusicCancellerConfig(_Section):
 
     enabled: bool = Field(True, description="remove the speaker's music distortion from the Doppler band")
     min_mics: int = Field(
-        3, ge=3, description="with fewer mics the frames pass unchanged (2 mics cannot tell a person broadside from the speaker)"
+        3, ge=3, description="with fewer mics the conjugate-pair canceller runs instead (2 mics cannot tell a person broadside "
+        "from the speaker)"
     )
     gate_coherence: tuple[float, float] = Field(
         (0.6, 0.85), description="coherence with the distortion's direction where removal starts and is complete"
@@ -32,12 +33,20 @@ class MusicCancellerConfig(_Section):
     rank: int = Field(3, ge=1, description="directions removed from distortion-dominated cells (at most mics − 2)")
     adapt_s: float = Field(2.0, gt=0, description="time constant of learning the direction, in distortion-dominated frames")
     update_s: float = Field(1.0, gt=0, description="the direction is updated this often")
+    pair_gate: tuple[float, float] = Field(
+        (0.5, 0.8), description="1–2 mics: share of a conjugate pair's energy off its stronger side of 0 Hz that the "
+        "distortion's direction explains, where removal starts and is complete"
+    )
+    pair_dominance: float = Field(
+        0.8, gt=0.5, le=1, description="1–2 mics: a bin is cancelled while its top direction holds this share of the pairs' energy"
+    )
 
     @model_validator(mode="after")
-    def _gate_rises(self) -> "MusicCancellerConfig":
-        lo, hi = self.gate_coherence
-        if not 0 <= lo < hi <= 1:
-            raise ValueError("gate_coherence must be two values with 0 ≤ start < full ≤ 1")
+    def _gates_rise(self) -> "MusicCancellerConfig":
+        for name in ("gate_coherence", "pair_gate"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo < hi <= 1:
+                raise ValueError(f"{name} must be two values with 0 ≤ start < full ≤ 1")
         return self
 
 

@@ -57,7 +57,7 @@ class StudySettings:
     hours: float = 0.5  # empty rooms with music (each also rendered without it)
     walk_scenes: int = 24  # music_with_walk scenes (each also rendered without music)
     seed_offset: int = 0
-    array: str = "smart_speaker_7"  # the canceller needs ≥ 3 mics; laptop_2 passes frames unchanged
+    array: str = "smart_speaker_7"  # 1–2 mics (single, laptop_2): the conjugate-pair canceller
     workers: int = 1
 
     def __post_init__(self) -> None:

@@ -32,9 +32,11 @@ from the bins near 0 Hz where h(0) holds). The covariance is updated once per
 ``update_s`` on the stream's own frame count, from the period's cells summed at once, so
 any block sizes give the frames of one whole-recording pass (streaming == batch).
 
-With fewer than ``min_mics`` mics the canceller passes frames through unchanged: two mics
-leave one dimension after the projection, and a person broadside to a laptop's pair
-(equal paths to both mics, like the speaker below them) would vanish with the music.
+With fewer than ``min_mics`` mics this canceller does not run: two mics leave one
+dimension after the projection, and a person broadside to a laptop's pair (equal paths to
+both mics, like the speaker below them) would vanish with the music. There
+:class:`ConjugatePairCanceller` uses another dimension the distortion has: the music is a
+real signal, so the sidebands at +f and −f are tied (rank one on [X(f), X*(−f)]).
 
 >>> canceller = MusicCanceller(config, n_bins=120, hop_s=0.02)
 >>> cells = canceller.process(cells, static_field)   # (n_bins, n_frames, n_mics) complex
@@ -95,10 +97,16 @@ class MusicCanceller:
             return cells if part is None else (cells, part)
         if self.basis is None:
             self._start(np.asarray(static_field, dtype=np.complex128))
+        return self._by_period(cells, part)
+
+    def _by_period(self, cells: np.ndarray, part: np.ndarray | None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Cancel cells (n_bins, n_frames, dims) one update period at a time, the periods on
+        the stream's absolute frame count (the basis is fixed inside one); update at each end."""
+        n_frames = cells.shape[1]
         out = np.empty_like(cells)
         part_out = None if part is None else np.empty_like(part)
         done = 0
-        while done < n_frames:  # periods on the absolute frame count: the basis is fixed inside one
+        while done < n_frames:
             take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
             period = slice(done, done + take)
             out[:, period], removal = self._cancel(cells[:, period])
@@ -175,6 +183,108 @@ class MusicCanceller:
             vectors = np.linalg.eigh(self._covariance[seen])[1]  # ascending eigenvalues
             self.basis[seen] = vectors[..., ::-1][..., : self.basis.shape[-1]]
             self._set_basis()
+
+
+
+class ConjugatePairCanceller(MusicCanceller):
+    """The canceller for 1–2 mics, on conjugate pairs of bins: v(f) = [X(f), X*(−f)].
+
+    Two mics leave the multi-mic canceller too few dimensions, and one mic none, but the
+    distortion has a second structure: the speaker's envelope is 1 + a(t) + j·φ(t) with
+    a (amplitude nonlinearity) and φ (cone Doppler) real signals driven by the same music,
+    so at ±f its spectrum is H(±f)·(A ± jΦ)·M(±f) with M(−f) = M(f)*. In
+    v(f) = [X(f), X*(−f)] (mics of +f, then the mics of −f conjugated) the distortion is
+    M(f) times one fixed vector per bin: rank one again, as across a mic array (widely
+    linear processing of an improper signal). A mover's Doppler lies on one side of 0 Hz,
+    along [x, 0]; noise has no relation between ±f.
+
+    Per bin v's covariance over all cells (time constant ``adapt_s``) gives its top
+    direction h and the share of the energy along it; a bin is cancelled only while that
+    share is ≥ ``pair_dominance`` (a fixed relation between ±f holds: music, not noise or
+    a passing person). h can be lopsided (A ± jΦ nearly cancel on one side: on tuning
+    rooms 1 bin in 10 puts < 10 % on one side), so the gate does not read the coherence
+    c = |hᴴv|²/|v|² alone, which a mover on h's strong side also reaches, but how much of
+    the cell's energy off its own stronger side (share u) h explains:
+
+        g = (c − u) / (1 − u)   (distortion: c ≈ 1, g ≈ 1; a mover: u ≈ 1, c ≤ u, g ≤ 0)
+
+    and removal ramps from ``pair_gate[0]`` to ``pair_gate[1]``. Tuning rooms (single mic,
+    music_with_walk, seeds 1–6, cells ≥ 10 dB over the noise): g > 0.8 for 87 % of
+    distortion cells, 1.1 % of a person's.
+    Until the first update (``update_s``) nothing is cancelled.
+    """
+
+    def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
+        super().__init__(config, n_bins=n_bins, hop_s=hop_s)
+        self._gate_lo, self._gate_hi = config.pair_gate
+        centre = n_bins // 2  # the velocity axis is symmetric about 0 Hz (odd n_bins)
+        self._positive = np.arange(centre + 1, n_bins)
+        self._negative = 2 * centre - self._positive  # their mirrors at −f, same order
+
+    def reset(self) -> None:
+        super().reset()
+        self._cancelled = np.zeros(self.n_bins // 2, dtype=bool)  # bins (f > 0) where a distortion holds
+
+    def active(self, n_mics: int) -> bool:
+        return self.config.enabled and n_mics < self.config.min_mics
+
+    def process(self, cells: np.ndarray, static_field: np.ndarray | None = None,
+                part: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """As :meth:`MusicCanceller.process`; the static field is not needed (the direction
+        is learned from the pairs alone). The 0 Hz bin passes unchanged."""
+        _, n_frames, n_mics = cells.shape
+        if not self.active(n_mics) or n_frames == 0:
+            return cells if part is None else (cells, part)
+        if self.basis is None:
+            self.basis = np.zeros((len(self._positive), 2 * n_mics, 1), dtype=np.complex128)
+            self._covariance = np.zeros((len(self._positive), 2 * n_mics, 2 * n_mics), dtype=np.complex128)
+        if part is None:
+            return self._unpair(cells, self._by_period(self._pair(cells), None))
+        out, part_out = self._by_period(self._pair(cells), self._pair(part))
+        return self._unpair(cells, out), self._unpair(part, part_out)
+
+    def _pair(self, cells: np.ndarray) -> np.ndarray:
+        """(n_bins, n_frames, n_mics) → v per bin above 0 Hz, (n_bins // 2, n_frames, 2 n_mics)."""
+        return np.concatenate([cells[self._positive], cells[self._negative].conj()], axis=-1)
+
+    def _unpair(self, cells: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        n_mics = cells.shape[-1]
+        out = cells.copy()
+        out[self._positive], out[self._negative] = pairs[..., :n_mics], pairs[..., n_mics:].conj()
+        return out
+
+    def _cancel(self, v: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        self._taught.append(v)
+        if not self._cancelled.any():
+            return v, np.zeros_like
+        h = self.basis[..., 0].astype(np.complex64)  # (n_pairs, dims)
+        along = np.einsum("btd,bd->bt", v, h.conj())
+        n_mics = v.shape[-1] // 2
+        positive, negative = squared_norm(v[..., :n_mics]), squared_norm(v[..., n_mics:])
+        energy = np.maximum(positive + negative, np.finfo(np.float32).tiny)
+        coherence = (along.real**2 + along.imag**2) / energy
+        one_sided = np.maximum(positive, negative) / energy
+        two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, np.finfo(np.float32).eps)
+        beta = np.clip((two_sided - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0) * self._cancelled[:, None]
+
+        def removal(pairs: np.ndarray) -> np.ndarray:
+            return (beta * np.einsum("btd,bd->bt", pairs, h.conj()))[..., None] * h[:, None, :]
+
+        return v - (beta * along)[..., None] * h[:, None, :], removal
+
+    def _update(self) -> None:
+        """End of a period: fold its cells into each bin's covariance (forgetting with
+        ``adapt_s``); h is the top eigenvector; the bins where it dominates are cancelled."""
+        v = np.concatenate(self._taught, axis=1)
+        self._taught = []
+        mean = np.einsum("btd,bte->bde", v, v.conj()) / v.shape[1]
+        weight = 1.0 - (1.0 - self._alpha) ** v.shape[1] if self._learned.any() else 1.0
+        self._covariance += weight * (mean - self._covariance)
+        self._learned[:] = True
+        values, vectors = np.linalg.eigh(self._covariance)  # ascending eigenvalues
+        self.basis[..., 0] = vectors[..., -1]
+        dominance = values[..., -1] / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
+        self._cancelled = dominance >= self.config.pair_dominance
 
 
 def squared_norm(cells: np.ndarray) -> np.ndarray:

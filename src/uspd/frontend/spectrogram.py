@@ -7,7 +7,7 @@ import scipy.fft
 from scipy import signal
 
 from uspd.config import FrontendConfig
-from uspd.frontend.music import MusicCanceller, squared_norm
+from uspd.frontend.music import ConjugatePairCanceller, MusicCanceller, squared_norm
 from uspd.physics import radial_speed_m_s
 
 _TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, gain) this fast
@@ -15,7 +15,8 @@ _TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, g
 
 class DopplerSpectrogram:
     """Clutter high-pass, Hann STFT cropped to ±max speed, music-distortion canceller
-    (:class:`~uspd.frontend.music.MusicCanceller`, 3 or more mics), power averaged over mics.
+    (:class:`~uspd.frontend.music.MusicCanceller` with 3 or more mics,
+    :class:`~uspd.frontend.music.ConjugatePairCanceller` with fewer), power averaged over mics.
 
     ``process`` keeps the filter state and unframed samples between blocks, so feeding a
     recording block by block gives the same frames as ``compute`` on all of it.
@@ -45,6 +46,7 @@ class DopplerSpectrogram:
         self._adopt_frames = int(np.ceil(config.tone_adopt_s / config.hop_s))
         self._tone_alpha = 1.0 - np.exp(-config.hop_s / _TONE_TRACK_S)
         self.canceller = MusicCanceller(config.music, n_bins=len(self.velocity_m_s), hop_s=config.hop_s)
+        self.pair_canceller = ConjugatePairCanceller(config.music, n_bins=len(self.velocity_m_s), hop_s=config.hop_s)
         self.reset()
 
     def reset(self, start_s: float = 0.0) -> None:
@@ -56,6 +58,7 @@ class DopplerSpectrogram:
         self._settle_left = 0  # frames still ringing after a level jump
         self._off_level_run = 0  # consecutive frames away from the steady level
         self.canceller.reset()
+        self.pair_canceller.reset()
 
     def process(self, block: np.ndarray, part: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s).
@@ -90,19 +93,20 @@ class DopplerSpectrogram:
                             strides=(rows_bytes, self.hop * sample_bytes, sample_bytes))  # as_strided costs ~10 µs
         frames.flags.writeable = False
         raw = frames[n_mics : 2 * n_mics]
-        if not self.canceller.active(n_mics):
+        canceller = next((c for c in (self.canceller, self.pair_canceller) if c.active(n_mics)), None)
+        if canceller is None:
             spectra = scipy.fft.fft(frames[:n_mics] * self._window, axis=-1, workers=1).view(np.float32)
             # |X|² summed over mics in one pass over (re, im) pairs, then the kept bins
             squares = np.einsum("mfk,mfk->fk", spectra, spectra)
             power = (squares[:, 0::2] + squares[:, 1::2])[:, self._keep_fft] / n_mics
             part_cells = None if part is None else self._cells(frames[2 * n_mics :])
         else:
-            static_field = raw[:, 0].mean(axis=-1) if self.canceller.basis is None else None  # the stream's first frame
+            static_field = raw[:, 0].mean(axis=-1) if canceller.basis is None else None  # the stream's first frame
             if part is None:
-                cells = self.canceller.process(self._cells(frames[:n_mics]), static_field)
+                cells = canceller.process(self._cells(frames[:n_mics]), static_field)
             else:
-                cells, part_cells = self.canceller.process(self._cells(frames[:n_mics]), static_field,
-                                                           part=self._cells(frames[2 * n_mics :]))
+                cells, part_cells = canceller.process(self._cells(frames[:n_mics]), static_field,
+                                                      part=self._cells(frames[2 * n_mics :]))
             power = _mean_power(cells)
         # tone level per quarter of each frame, so a switch anywhere inside a frame shows
         quarter = self.frame // 4
