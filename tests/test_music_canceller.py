@@ -73,7 +73,7 @@ def test_one_or_two_mics_cancel_the_distortion_on_conjugate_pairs(array):
     scene = build_scene("music_loud_empty", PAIR_SEED, duration_s=8.0, array=array)
     energy = distortion_energy(scene, {"neural/on": ON, "neural/off": OFF})
     assert energy["off"] > 100 * energy["noise"]
-    assert 10 * np.log10(energy["off"] / energy["on"]) > 6.0  # 7.7 (single) and 8.6 dB (laptop_2) measured
+    assert 10 * np.log10(energy["off"] / energy["on"]) > 6.0  # 7.7 (single) and 8.9 dB (laptop_2) measured
 
 
 def test_one_mic_keeps_a_walker_and_takes_some_music_out():

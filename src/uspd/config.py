@@ -38,7 +38,8 @@ class MusicCancellerConfig(_Section):
         "distortion's direction explains, where removal starts and is complete"
     )
     pair_dominance: float = Field(
-        0.8, gt=0.5, le=1, description="1–2 mics: a bin is cancelled while its top direction holds this share of the pairs' energy"
+        0.8, gt=0.5, le=1,
+        description="1–2 mics: a bin is cancelled while its top directions (one per mic) hold this share of the pairs' energy",
     )
 
     @model_validator(mode="after")
