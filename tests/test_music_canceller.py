@@ -70,10 +70,10 @@ def test_canceller_streams_block_by_block_like_the_whole_recording():
 
 @pytest.mark.parametrize("array", ["single", "laptop_2"])
 def test_one_or_two_mics_cancel_the_distortion_on_conjugate_pairs(array):
-    scene = build_scene("music_loud_empty", PAIR_SEED, duration_s=8.0, array=array)
+    scene = build_scene("music_loud_empty", PAIR_SEED, duration_s=15.0, array=array)
     energy = distortion_energy(scene, {"neural/on": ON, "neural/off": OFF})
     assert energy["off"] > 100 * energy["noise"]
-    assert 10 * np.log10(energy["off"] / energy["on"]) > 6.0  # 7.7 (single) and 8.9 dB (laptop_2) measured
+    assert 10 * np.log10(energy["off"] / energy["on"]) > 5.0  # 6.7 (single) and 11.8 dB (laptop_2) measured
 
 
 def test_one_mic_keeps_a_walker_and_takes_some_music_out():
@@ -134,8 +134,35 @@ def test_each_conjugate_pair_loses_its_gated_projection_and_a_one_sided_cell_sta
     np.testing.assert_array_equal(y[n_bins // 2], x[n_bins // 2])  # 0 Hz passes
 
 
+def test_a_few_loud_transients_do_not_open_a_bin_but_a_lasting_tie_does():
+    """Two clicks carry nearly all of a period's energy and are two directions: the
+    energy-weighted share alone would call the bin music; the unit-weighted one does not."""
+    from uspd.frontend.music import ConjugatePairCanceller
+
+    config = Config().frontend.music
+    rng = np.random.default_rng(5)
+    n_bins, n_mics, period = 7, 2, int(round(config.update_s / 0.02))
+
+    def noise() -> np.ndarray:
+        return (rng.standard_normal((n_bins, period, n_mics)) + 1j * rng.standard_normal((n_bins, period, n_mics))).astype(np.complex64)
+
+    clicks = noise()
+    clicks[:, [10, 30]] *= 100.0
+    canceller = ConjugatePairCanceller(config, n_bins=n_bins, hop_s=0.02)
+    canceller.process(clicks)
+    assert not canceller._cancelled.any()
+    tie = noise()  # every frame: the same sideband at +f and, conjugated, at −f
+    music = 10.0 * rng.standard_normal((n_bins // 2, period)) * (1 + 0.5j)
+    tie[n_bins // 2 + 1 :, :, 0] += music
+    tie[n_bins // 2 - 1 :: -1, :, 0] += music.conj()
+    canceller.reset()
+    canceller.process(tie)
+    assert canceller._cancelled.all()
+
+
 @pytest.mark.parametrize("music", [{"gate_coherence": [0.9, 0.5]}, {"min_mics": 2}, {"adapt_coherence": 1.0},
-                                   {"pair_gate": [0.8, 0.5]}, {"pair_dominance": 0.4}])
+                                   {"pair_gate": [0.8, 0.5]}, {"pair_dominance": 0.4},
+                                   {"pair_persistence": 1.5}])
 def test_bad_canceller_settings_are_refused_with_the_key(music):
     with pytest.raises(ConfigError, match="frontend.music"):
         config_from_dict({"frontend": {"music": music}})

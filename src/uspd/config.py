@@ -41,6 +41,10 @@ class MusicCancellerConfig(_Section):
         0.8, gt=0.5, le=1,
         description="1–2 mics: a bin is cancelled while its top directions (one per mic) hold this share of the pairs' energy",
     )
+    pair_persistence: float = Field(
+        0.7, gt=0.5, le=1,
+        description="1–2 mics: ... and this share of its cells weighted alike (a lasting tie between ±f, not a few transients)",
+    )
 
     @model_validator(mode="after")
     def _gates_rise(self) -> "MusicCancellerConfig":

@@ -207,7 +207,9 @@ class ConjugatePairCanceller(MusicCanceller):
     Per bin v's covariance over all cells (time constant ``adapt_s``) gives U (its top
     eigenvectors) and the share of the energy in U; a bin is cancelled only while that
     share is ≥ ``pair_dominance`` (a fixed relation between ±f holds: music, not noise or
-    a passing person). U can be lopsided (A ± jΦ nearly cancel on one side: on tuning
+    a passing person) and U also holds ``pair_persistence`` of the cells weighted alike
+    (the relation lasts: on tuning laptops, jingling keys' loud clicks, each rank one,
+    otherwise opened bins and raised false alarms, 14 against 1 in an hour). U can be lopsided (A ± jΦ nearly cancel on one side: on tuning
     rooms 1 bin in 10 puts < 10 % on one side), so the gate does not read the coherence
     c = |Uᴴv|²/|v|² alone, which a mover on U's strong side also reaches, but how much of
     the cell's energy off its own stronger side (share u) U explains:
@@ -243,7 +245,7 @@ class ConjugatePairCanceller(MusicCanceller):
             return cells if part is None else (cells, part)
         if self.basis is None:
             self.basis = np.zeros((len(self._positive), 2 * n_mics, n_mics), dtype=np.complex128)
-            self._covariance = np.zeros((len(self._positive), 2 * n_mics, 2 * n_mics), dtype=np.complex128)
+            self._covariance = np.zeros((2, len(self._positive), 2 * n_mics, 2 * n_mics), dtype=np.complex128)
         if part is None:
             return self._unpair(cells, self._by_period(self._pair(cells), None))
         out, part_out = self._by_period(self._pair(cells), self._pair(part))
@@ -279,20 +281,25 @@ class ConjugatePairCanceller(MusicCanceller):
         return v - np.einsum("btr,bdr->btd", beta[..., None] * along, basis), removal
 
     def _update(self) -> None:
-        """End of a period: fold its cells into each bin's covariance (forgetting with
-        ``adapt_s``); U its top eigenvectors; the bins where U holds the energy are cancelled."""
+        """End of a period: fold its cells into each bin's two covariances (forgetting with
+        ``adapt_s``), energy-weighted and with every cell scaled to unit energy; U the
+        first's top eigenvectors. A bin is cancelled where U's directions hold
+        ``pair_dominance`` of the energy and ``pair_persistence`` of the unit cells: a tie
+        between ±f that lasts, as music's does, not one or two loud transients (a jingle
+        of keys, a click: each alone is rank one, and energy weighting lets it dominate)."""
         v = np.concatenate(self._taught, axis=1)
         self._taught = []
-        mean = np.einsum("btd,bte->bde", v, v.conj()) / v.shape[1]
+        energy = (v.real**2 + v.imag**2).sum(axis=-1, keepdims=True)
+        unit = np.divide(v, np.sqrt(energy), out=np.zeros_like(v), where=energy > 0)
+        means = np.stack([np.einsum("btd,bte->bde", x, x.conj()) for x in (v, unit)]) / v.shape[1]
         weight = 1.0 - (1.0 - self._alpha) ** v.shape[1] if self._learned.any() else 1.0
-        self._covariance += weight * (mean - self._covariance)
+        self._covariance += weight * (means - self._covariance)
         self._learned[:] = True
         values, vectors = np.linalg.eigh(self._covariance)  # ascending eigenvalues
         rank = self.basis.shape[-1]
-        self.basis[:] = vectors[..., ::-1][..., :rank]
-        dominance = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
-        self._cancelled = dominance >= self.config.pair_dominance
-
+        self.basis[:] = vectors[0, ..., ::-1][..., :rank]
+        share = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
+        self._cancelled = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
 
 def squared_norm(cells: np.ndarray) -> np.ndarray:
     """Σ |x|² over the mics of cells (n_bins, n_frames, n_mics) complex64 → (n_bins, n_frames)
