@@ -208,11 +208,13 @@ class ConjugatePairCanceller(MusicCanceller):
     eigenvectors) and the share of the energy in U; a bin is cancelled only while that
     share is ≥ ``pair_dominance`` (a fixed relation between ±f holds: music, not noise or
     a passing person) and U also holds ``pair_persistence`` of the cells weighted alike
-    (the relation lasts: on tuning laptops, jingling keys' loud clicks, each rank one,
-    otherwise opened bins and raised false alarms, 14 against 1 in an hour). U can be lopsided (A ± jΦ nearly cancel on one side: on tuning
-    rooms 1 bin in 10 puts < 10 % on one side), so the gate does not read the coherence
-    c = |Uᴴv|²/|v|² alone, which a mover on U's strong side also reaches, but how much of
-    the cell's energy off its own stronger side (share u) U explains:
+    (the relation lasts: on tuning rooms, jingling keys' loud clicks, each rank one,
+    otherwise opened laptops' bins and raised false alarms, 14 against 1 in an hour).
+
+    U can be lopsided (A ± jΦ nearly cancel on one side: on tuning rooms 1 bin in 10 puts
+    < 10 % on one side), so the gate does not read the coherence c = |Uᴴv|²/|v|² alone,
+    which a mover on U's strong side also reaches, but how much of the cell's energy off
+    its own stronger side (share u) U explains:
 
         g = (c − u) / (1 − u)   (distortion: c ≈ 1, g ≈ 1; a mover: u ≈ 1, c ≤ u, g ≤ 0)
 
