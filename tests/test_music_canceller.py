@@ -92,6 +92,7 @@ def test_one_mic_canceller_streams_block_by_block_like_the_whole_recording():
     parts = [spectrogram.process(block)[0] for block in np.split(baseband, [1, 61, 62, 4000, 9001, 12000], axis=1)]
     assert np.max(np.abs(np.concatenate(parts) - whole)) <= 1e-6 * np.max(whole)
     assert spectrogram.pair_canceller.active(1) and not spectrogram.canceller.active(1)
+    assert not scene_spectrogram(scene, config_from_dict({"frontend": {"music": {"pair": False}}})).pair_canceller.active(1)
     assert spectrogram.pair_canceller._cancelled.any()  # the distortion was found: the comparison covers cancelling
 
 

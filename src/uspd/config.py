@@ -33,6 +33,9 @@ class MusicCancellerConfig(_Section):
     rank: int = Field(3, ge=1, description="directions removed from distortion-dominated cells (at most mics − 2)")
     adapt_s: float = Field(2.0, gt=0, description="time constant of learning the direction, in distortion-dominated frames")
     update_s: float = Field(1.0, gt=0, description="the direction is updated this often")
+    pair: bool = Field(
+        True, description="with 1–2 mics, the conjugate-pair canceller (the classical baseline raises more false alarms with it)"
+    )
     pair_gate: tuple[float, float] = Field(
         (0.5, 0.8), description="1–2 mics: share of a conjugate pair's energy off its stronger side of 0 Hz that the "
         "distortion's direction explains, where removal starts and is complete"

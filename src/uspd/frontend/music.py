@@ -236,7 +236,7 @@ class ConjugatePairCanceller(MusicCanceller):
         self._cancelled = np.zeros(self.n_bins // 2, dtype=bool)  # bins (f > 0) where a distortion holds
 
     def active(self, n_mics: int) -> bool:
-        return self.config.enabled and n_mics < self.config.min_mics
+        return self.config.enabled and self.config.pair and n_mics < self.config.min_mics
 
     def process(self, cells: np.ndarray, static_field: np.ndarray | None = None,
                 part: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
