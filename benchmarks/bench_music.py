@@ -57,7 +57,7 @@ def main() -> None:
         "(+ canceller).", "",
         "| device | scene | front end real-time factor, canceller off | on | on / off | canceller per 20 ms hop |",
         "|---|---|---:|---:|---:|---:|", *rows, "",
-        "With 2 mics the canceller passes frames through (docs/music.md), so its cost there is only the check.", "",
+        "With 2 mics the conjugate-pair canceller runs (docs/music.md).", "",
     ])
     if args.out:
         args.out.write_text(text)
