@@ -16,10 +16,11 @@ import itertools
 import platform
 from pathlib import Path
 
-from bench_frontend import _cpu_s, _stream  # noqa: E402  (sets one BLAS thread before NumPy loads)
+from bench_frontend import _stream  # noqa: E402  (sets one BLAS thread before NumPy loads)
 
 import numpy as np  # noqa: E402
 
+from uspd.bench import cpu_seconds  # noqa: E402
 from uspd.config import Config  # noqa: E402
 from uspd.frontend.stream import FrontEnd  # noqa: E402
 from uspd.music_study import chain_configs  # noqa: E402
@@ -45,7 +46,7 @@ def main() -> None:
         for setting in ("off", "on"):
             front = FrontEnd(rate_hz, scene.carrier_hz, chains[f"neural/{setting}"].frontend,
                              speed_of_sound=scene.speed_of_sound_m_s)
-            cpu[setting] = _cpu_s(lambda: _stream(front, audio, rate_hz), args.repeats)
+            cpu[setting] = cpu_seconds(lambda: _stream(front, audio, rate_hz), args.repeats)
         hops = args.seconds / chains["neural/on"].frontend.hop_s
         rows.append(f"| {name} | {scenario} | {cpu['off'] / args.seconds:.4f} | {cpu['on'] / args.seconds:.4f} | "
                     f"{cpu['on'] / cpu['off']:.2f} | {1e6 * (cpu['on'] - cpu['off']) / hops:.0f} µs |")

@@ -51,6 +51,9 @@ import numpy as np
 from uspd.config import MusicCancellerConfig
 
 
+_ONE_SIDED_MARGIN = 1e-3  # the share off a cell's stronger side below which it counts as one-sided
+
+
 class MusicCanceller:
     """Per-bin gated subspace canceller on STFT cells (see the module docstring).
 
@@ -274,7 +277,9 @@ class ConjugatePairCanceller(MusicCanceller):
         energy = np.maximum(positive + negative, np.finfo(np.float32).tiny)
         coherence = (along.real**2 + along.imag**2).sum(axis=-1) / energy
         one_sided = np.maximum(positive, negative) / energy
-        two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, np.finfo(np.float32).eps)
+        # a cell with ≥ 99.9 % of its energy on one side is a mover's whatever U says: below
+        # that, c − u and 1 − u are both rounding noise (a clean tone's cell, 0/0)
+        two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, _ONE_SIDED_MARGIN)
         beta = np.clip((two_sided - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0) * self._cancelled[:, None]
 
         def removal(pairs: np.ndarray) -> np.ndarray:
