@@ -19,7 +19,7 @@ class _Section(BaseModel):
 
 
 class MusicCancellerConfig(_Section):
-    """The multi-mic music-distortion canceller in the front end (docs/music.md)."""
+    """The music-distortion cancellers in the front end: multi-mic, and conjugate pairs on 1–2 mics (docs/music.md)."""
 
     enabled: bool = Field(True, description="remove the speaker's music distortion from the Doppler band")
     min_mics: int = Field(
