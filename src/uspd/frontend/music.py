@@ -282,10 +282,10 @@ class ConjugatePairCanceller(MusicCanceller):
         two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, _ONE_SIDED_MARGIN)
         beta = np.clip((two_sided - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0) * self._cancelled[:, None]
 
-        def removal(pairs: np.ndarray) -> np.ndarray:
-            return np.einsum("btr,bdr->btd", beta[..., None] * np.einsum("btd,bdr->btr", pairs, basis.conj()), basis)
+        def removed(coefficients: np.ndarray) -> np.ndarray:  # β·U·(Uᴴ·) back onto the pair
+            return np.einsum("btr,bdr->btd", beta[..., None] * coefficients, basis)
 
-        return v - np.einsum("btr,bdr->btd", beta[..., None] * along, basis), removal
+        return v - removed(along), lambda pairs: removed(np.einsum("btd,bdr->btr", pairs, basis.conj()))
 
     def _update(self) -> None:
         """End of a period: fold its cells into each bin's two covariances (forgetting with
@@ -299,9 +299,9 @@ class ConjugatePairCanceller(MusicCanceller):
         energy = (v.real**2 + v.imag**2).sum(axis=-1, keepdims=True)
         unit = np.divide(v, np.sqrt(energy), out=np.zeros_like(v), where=energy > 0)
         means = np.stack([np.einsum("btd,bte->bde", x, x.conj()) for x in (v, unit)]) / v.shape[1]
-        weight = 1.0 - (1.0 - self._alpha) ** v.shape[1] if self._learned.any() else 1.0
+        first = self._frames <= self._update_frames
+        weight = 1.0 if first else 1.0 - (1.0 - self._alpha) ** v.shape[1]
         self._covariance += weight * (means - self._covariance)
-        self._learned[:] = True
         values, vectors = np.linalg.eigh(self._covariance)  # ascending eigenvalues
         rank = self.basis.shape[-1]
         self.basis[:] = vectors[0, ..., ::-1][..., :rank]
