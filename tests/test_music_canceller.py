@@ -162,9 +162,35 @@ def test_a_few_loud_transients_do_not_open_a_bin_but_a_lasting_tie_does():
     assert canceller._cancelled.all()
 
 
+def test_one_lasting_sound_from_one_direction_on_two_mics_opens_few_bins():
+    """A sound from one direction (keys jingling next door) on a laptop's two mics: its +f
+    and its −f are each one direction across the mics, so two directions hold all of it,
+    energy- and unit-weighted alike, but the two sides are unrelated: not a tie. Their
+    sample correlation only reaches the threshold by chance, in a few bins now and then."""
+    from uspd.frontend.music import ConjugatePairCanceller
+
+    config = Config().frontend.music
+    rng = np.random.default_rng(6)
+    n_bins, n_mics, period = 101, 2, int(round(config.update_s / 0.02))
+
+    def noise(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+
+    frames = 10 * period
+    cells = noise(n_bins, frames, n_mics)
+    cells += 10.0 * noise(n_bins, frames, 1) * noise(n_bins, 1, n_mics)  # per bin one direction, its own sound
+    opened = {}
+    for tie in (config.pair_tie, 0.0):
+        canceller = ConjugatePairCanceller(config.model_copy(update={"pair_tie": tie}), n_bins=n_bins, hop_s=0.02)
+        canceller.process(cells)
+        opened[tie] = canceller._cancelled.mean()
+    assert opened[config.pair_tie] <= 0.1
+    assert opened[0.0] == 1.0  # dominance and persistence alone would cancel every bin
+
+
 @pytest.mark.parametrize("music", [{"gate_coherence": [0.9, 0.5]}, {"min_mics": 2}, {"adapt_coherence": 1.0},
                                    {"pair_gate": [0.8, 0.5]}, {"pair_dominance": 0.4},
-                                   {"pair_persistence": 1.5}])
+                                   {"pair_persistence": 1.5}, {"pair_tie": 1.5}])
 def test_bad_canceller_settings_are_refused_with_the_key(music):
     with pytest.raises(ConfigError, match="frontend.music"):
         config_from_dict({"frontend": {"music": music}})

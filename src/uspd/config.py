@@ -48,6 +48,11 @@ class MusicCancellerConfig(_Section):
         0.7, gt=0.5, le=1,
         description="1–2 mics: ... and this share of its cells weighted alike (a lasting tie between ±f, not a few transients)",
     )
+    pair_tie: float = Field(
+        0.05, ge=0, le=1,
+        description="1–2 mics: ... and its ±f halves correlate this much (squared canonical correlation of cells weighted "
+        "alike): a tie, not one sound from one direction, which two mics also see in two directions",
+    )
 
     @model_validator(mode="after")
     def _gates_rise(self) -> "MusicCancellerConfig":
