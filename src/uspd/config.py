@@ -50,8 +50,8 @@ class MusicCancellerConfig(_Section):
     )
     pair_tie: float = Field(
         0.05, ge=0, le=1,
-        description="1–2 mics: ... and its ±f halves correlate this much (squared canonical correlation of cells weighted "
-        "alike): a tie, not one sound from one direction, which two mics also see in two directions",
+        description="2 mics: ... and its ±f halves correlate this much (squared canonical correlation of cells weighted "
+        "alike): a tie, not one sound from one direction, which two mics see in two directions",
     )
 
     @model_validator(mode="after")
