@@ -40,4 +40,4 @@ def test_bench_quick_writes_every_goal_and_table(tmp_path):
     for device in DEVICES:
         assert text.count(f"| {device.name} |") == 6  # naive reference + five stages
     latency = next(line for line in text.splitlines() if "algorithmic latency" in line)
-    assert latency.endswith("| yes |")  # 20 ms hop + 7.3 ms look-ahead
+    assert latency.endswith("| yes |")  # 20 ms hop + 3.3 ms look-ahead

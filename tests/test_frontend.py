@@ -64,6 +64,24 @@ def test_decimation_filter_is_flat_in_band_and_rejects_aliases():
     assert gain_db[freq_hz >= STOPBAND_EDGE * BASEBAND_HZ].max() < -60.0
 
 
+def test_flat_band_holds_every_kept_bin_on_96_khz_hardware():
+    """The widest band a spectrogram keeps on 96 kHz hardware (the highest carrier the
+    demodulator takes, in air at 0 °C: the largest shift), its window's main lobe included,
+    lies in the flat band, and nothing beyond the stopband edge folds into it."""
+    from uspd.physics import speed_of_sound_m_s
+
+    carrier_hz = RATE_HZ / 2 - 2000.0
+    Demodulator(RATE_HZ, carrier_hz)  # the highest carrier it accepts
+    with pytest.raises(ValueError):
+        Demodulator(RATE_HZ, carrier_hz + 1.0)
+    spec = DopplerSpectrogram(FrontendConfig(), carrier_hz=carrier_hz, baseband_rate_hz=BASEBAND_HZ,
+                              speed_of_sound_m_s=float(speed_of_sound_m_s(0.0)))
+    main_lobe_hz = 2.0 / FrontendConfig().frame_s  # Hann: ±2 bins
+    widest_hz = np.abs(doppler_shift_hz(spec.velocity_m_s, carrier_hz, float(speed_of_sound_m_s(0.0)))).max() + main_lobe_hz
+    assert widest_hz <= PASSBAND_EDGE * BASEBAND_HZ
+    assert BASEBAND_HZ - STOPBAND_EDGE * BASEBAND_HZ >= PASSBAND_EDGE * BASEBAND_HZ  # aliases land outside it
+
+
 def test_streaming_in_ragged_blocks_equals_whole_recording():
     rng = np.random.default_rng(2)
     audio = _tone(34100.0, 0.7, channels=3) + 0.01 * rng.standard_normal((3, int(0.7 * RATE_HZ)))

@@ -25,7 +25,7 @@ _NOISE_LIKE = (AirflowHiss, KeysJingle, PaperCrinkle)
 
 def _in_band(x: np.ndarray) -> np.ndarray:
     """Inside the front end's band, clear of the decimation filter's ±0.1 dB (1 %) ripple
-    near its edge at 0.4 × rate (a pest repeller's sweep crossing it shows that ripple)."""
+    near its edge at PASSBAND_EDGE × rate (a pest repeller's sweep crossing it shows that ripple)."""
     taps = signal.firwin(301, 0.9 * PASSBAND_EDGE * RATE_HZ, fs=RATE_HZ)
     return signal.filtfilt(taps, 1.0, x, axis=-1)[:, _EDGE:-_EDGE]
 

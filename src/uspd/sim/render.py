@@ -69,7 +69,7 @@ _DOPPLER_OVERHEAD = 2.5
 # the weakest motion: a seated person's body echo is ~100 dB above their page-turning
 # hand, so β = 10 (≈ 100 dB stopband); its wider transition is harmless because the
 # Doppler bound is pessimistic: the content stays inside the passband. Decimating an oversampled fan keeps the
-# default β = 5: its content reaches the band edge, and the front end keeps only ±0.4.
+# default β = 5: its content reaches the band edge, and the front end keeps only ±0.38 (its flat band).
 _UPSAMPLE_BETA = 10.0
 _IMAGE_REJECTION_DB = 100.0  # passband renderer's interpolation to the device rate
 _DOWNSAMPLE_BETA = 5.0
