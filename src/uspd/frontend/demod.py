@@ -158,7 +158,8 @@ class Demodulator:
         width_hz = (STOPBAND_EDGE - PASSBAND_EDGE) * baseband_rate_hz
         numtaps2, beta = signal.kaiserord(_STOPBAND_DB, width_hz / (sample_rate_hz / decim1 / 2))
         lowpass1 = _alias_band_lowpass(self._rate_hz, decim1, baseband_rate_hz)
-        self._delay = -(-(decim1 * -(-(numtaps2 - 1) // 2) + len(lowpass1) // 2) // self._decim)
+        min_half2 = -(-(numtaps2 - 1) // 2)  # stage-2 half-length the design needs, in stage-1 samples
+        self._delay = -(-(decim1 * min_half2 + len(lowpass1) // 2) // self._decim)
         half2 = (self._delay * self._decim - len(lowpass1) // 2) // decim1
         lowpass2 = signal.firwin(
             2 * half2 + 1,

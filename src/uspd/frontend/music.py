@@ -304,7 +304,7 @@ class ConjugatePairCanceller(MusicCanceller):
         of keys, a click: each alone is rank one, and energy weighting lets it dominate)."""
         v = np.concatenate(self._taught, axis=1)
         self._taught = []
-        energy = (v.real**2 + v.imag**2).sum(axis=-1, keepdims=True)
+        energy = squared_norm(v)[..., None]
         unit = np.divide(v, np.sqrt(energy), out=np.zeros_like(v), where=energy > 0)
         means = np.stack([np.einsum("btd,bte->bde", x, x.conj()) for x in (v, unit)]) / v.shape[1]
         first = self._frames <= self._update_frames
