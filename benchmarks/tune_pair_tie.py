@@ -37,11 +37,10 @@ def keys_onsets(values: list[float], first_seed: int, n_rooms: int, workers: int
 
 
 def music_rooms(values: list[float], first_seed: int, hours: float, walks: int, workers: int) -> None:
-    music_study.HELD_OUT_SEED_START = first_seed  # the study plans from the held-out seeds; tuning must not
     for array in ("laptop_2", "single"):
         for value in values:
             s = music_study.run_study(music_study.StudySettings(hours=hours, walk_scenes=walks, array=array,
-                                                                workers=workers), _config(pair_tie=value))
+                                                                workers=workers, seed_start=first_seed), _config(pair_tie=value))
             fa, walking = s["false_alarms"]["music"], s["major_detection"]["music"]
             print(f"music, {array}, pair_tie {value:g}: suppression {s['suppression']['total_db']:.1f} dB; network false "
                   f"onsets with music, canceller on / off: {fa['neural/on']['motion']['per_hour']:.1f} / "

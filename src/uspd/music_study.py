@@ -59,6 +59,11 @@ class StudySettings:
     seed_offset: int = 0
     array: str = "smart_speaker_7"  # 1–2 mics (single, laptop_2): the conjugate-pair canceller
     workers: int = 1
+    seed_start: int = HELD_OUT_SEED_START  # held-out rooms; tuning scripts start below it
+
+    @property
+    def first_seed(self) -> int:
+        return self.seed_start + self.seed_offset
 
     def __post_init__(self) -> None:
         if self.hours < 0 or self.walk_scenes < 0 or self.hours == self.walk_scenes == 0:
@@ -83,7 +88,7 @@ def chain_configs(base: Config) -> dict[str, Config]:
 
 
 def plan(settings: StudySettings) -> list[SceneJob]:
-    first = HELD_OUT_SEED_START + settings.seed_offset
+    first = settings.first_seed
     n_empty = round(settings.hours * 3600.0 / EMPTY_SCENE_S)
     return ([SceneJob(WALK, WALK, first + i, HUMAN_SCENE_S[WALK], settings.array) for i in range(settings.walk_scenes)]
             + [SceneJob(EMPTY, EMPTY, first + i, EMPTY_SCENE_S, settings.array) for i in range(n_empty)])
@@ -277,7 +282,7 @@ def figure_scenes(settings: StudySettings, duration_s: float = 20.0) -> dict[str
     plays throughout (30 % of drawn songs start or stop within the scene)."""
     scenes = {}
     for title, name in (("empty + music", EMPTY), ("walk + music", WALK)):
-        for seed in range(HELD_OUT_SEED_START + settings.seed_offset, HELD_OUT_SEED_START + settings.seed_offset + 100):
+        for seed in range(settings.first_seed, settings.first_seed + 100):
             scene = build_scene(name, seed, duration_s=duration_s, array=settings.array)
             if scene.music.windows_s == ALWAYS_S:
                 scenes[f"{title}, seed {seed}"] = scene

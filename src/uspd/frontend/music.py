@@ -54,7 +54,50 @@ from uspd.config import MusicCancellerConfig
 _ONE_SIDED_MARGIN = 1e-3  # the share off a cell's stronger side below which it counts as one-sided
 
 
-class MusicCanceller:
+class _PeriodicCanceller:
+    """What both cancellers share: cells are cancelled one update period at a time, the
+    periods on the stream's absolute frame count, and the subspace is re-learned at the end
+    of each from the period's cells summed at once, so any block sizes give the frames of
+    one whole-recording pass. Subclasses give ``_cancel`` and ``_update``.
+
+    State: ``basis`` (n_bins, dims, rank), the distortion's subspace per bin, once started;
+    its covariance; the current period's cells; the frame count.
+    """
+
+    def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
+        self.config = config
+        self.n_bins = n_bins
+        self._update_frames = max(1, int(round(config.update_s / hop_s)))
+        self._alpha = hop_s / config.adapt_s  # weight of one frame's cells in the covariance
+        self.reset()
+
+    def reset(self) -> None:
+        self.basis: np.ndarray | None = None
+        self._covariance: np.ndarray | None = None
+        self._taught: list[np.ndarray] = []  # this period's cells (the teaching ones, where a selection applies)
+        self._frames = 0  # frames since the stream began
+
+    def _by_period(self, cells: np.ndarray, part: np.ndarray | None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Cancel cells (n_bins, n_frames, dims) one update period at a time, the periods on
+        the stream's absolute frame count (the basis is fixed inside one); update at each end."""
+        n_frames = cells.shape[1]
+        out = np.empty_like(cells)
+        part_out = None if part is None else np.empty_like(part)
+        done = 0
+        while done < n_frames:
+            take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
+            period = slice(done, done + take)
+            out[:, period], removal = self._cancel(cells[:, period])
+            if part is not None:
+                part_out[:, period] = part[:, period] - removal(part[:, period])
+            done += take
+            self._frames += take
+            if self._frames % self._update_frames == 0:
+                self._update()
+        return out if part is None else (out, part_out)
+
+
+class MusicCanceller(_PeriodicCanceller):
     """Per-bin gated subspace canceller on STFT cells (see the module docstring).
 
     State: ``basis`` (n_bins, n_mics, rank), the distortion's subspace per bin (``h`` its
@@ -63,19 +106,12 @@ class MusicCanceller:
     """
 
     def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
-        self.config = config
-        self.n_bins = n_bins
+        super().__init__(config, n_bins=n_bins, hop_s=hop_s)
         self._gate_lo, self._gate_hi = config.gate_coherence
-        self._update_frames = max(1, int(round(config.update_s / hop_s)))
-        self._alpha = hop_s / config.adapt_s  # weight of one teaching frame in the covariance
-        self.reset()
 
     def reset(self) -> None:
-        self.basis: np.ndarray | None = None  # (n_bins, n_mics, rank) orthonormal; column 0 is h
-        self._covariance: np.ndarray | None = None  # (n_bins, n_mics, n_mics), energy-weighted
+        super().reset()
         self._learned = np.zeros(self.n_bins, dtype=bool)  # the covariance holds cells (not h(0) alone)
-        self._taught: list[np.ndarray] = []  # this period's cells, zero where not teaching
-        self._frames = 0  # frames since the stream began
 
     @property
     def h(self) -> np.ndarray | None:
@@ -101,25 +137,6 @@ class MusicCanceller:
         if self.basis is None:
             self._start(np.asarray(static_field, dtype=np.complex128))
         return self._by_period(cells, part)
-
-    def _by_period(self, cells: np.ndarray, part: np.ndarray | None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Cancel cells (n_bins, n_frames, dims) one update period at a time, the periods on
-        the stream's absolute frame count (the basis is fixed inside one); update at each end."""
-        n_frames = cells.shape[1]
-        out = np.empty_like(cells)
-        part_out = None if part is None else np.empty_like(part)
-        done = 0
-        while done < n_frames:
-            take = min(n_frames - done, self._update_frames - self._frames % self._update_frames)
-            period = slice(done, done + take)
-            out[:, period], removal = self._cancel(cells[:, period])
-            if part is not None:
-                part_out[:, period] = part[:, period] - removal(part[:, period])
-            done += take
-            self._frames += take
-            if self._frames % self._update_frames == 0:
-                self._update()
-        return out if part is None else (out, part_out)
 
     def _start(self, static_field: np.ndarray) -> None:
         n_mics = len(static_field)
@@ -188,8 +205,7 @@ class MusicCanceller:
             self._set_basis()
 
 
-
-class ConjugatePairCanceller(MusicCanceller):
+class ConjugatePairCanceller(_PeriodicCanceller):
     """The canceller for 1–2 mics, on conjugate pairs of bins: v(f) = [X(f), X*(−f)].
 
     Two mics leave the multi-mic canceller too few dimensions, and one mic none, but the
