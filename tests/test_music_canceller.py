@@ -178,7 +178,9 @@ def test_one_lasting_sound_from_one_direction_on_two_mics_opens_few_bins():
 
     frames = 10 * period
     cells = noise(n_bins, frames, n_mics)
-    cells += 10.0 * noise(n_bins, frames, 1) * noise(n_bins, 1, n_mics)  # per bin one direction, its own sound
+    direction = noise(n_bins, 1, n_mics)
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)  # as loud at +f as at −f: not lopsided (see below)
+    cells += 10.0 * noise(n_bins, frames, 1) * direction  # per bin one direction, its own sound
     opened = {}
     for tie in (config.pair_tie, 0.0):
         canceller = ConjugatePairCanceller(config.model_copy(update={"pair_tie": tie}), n_bins=n_bins, hop_s=0.02)
@@ -188,9 +190,50 @@ def test_one_lasting_sound_from_one_direction_on_two_mics_opens_few_bins():
     assert opened[0.0] == 1.0  # dominance and persistence alone would cancel every bin
 
 
+@pytest.mark.parametrize("n_mics", [1, 2])
+def test_a_lopsided_line_is_removed_once_it_has_lasted_and_not_before(n_mics):
+    """Distortion on one side of 0 Hz only (the other side noise), pulsing as music does:
+    every cell is one-sided, so the two-sided gate leaves it, and on two mics the sides do
+    not correlate. After ``pair_lopsided_s`` of it the bins are gated on plain coherence and
+    the line goes; before that (a walker's few seconds) it stays, and a steady tone there
+    (an interferer, which the detector's floor already takes) stays however long it lasts."""
+    from uspd.frontend.music import ConjugatePairCanceller
+
+    config = Config().frontend.music
+    rng = np.random.default_rng(8)
+    n_bins, period = 7, int(round(config.update_s / 0.02))
+    direction = rng.standard_normal(n_mics) + 1j * rng.standard_normal(n_mics)
+    direction /= np.linalg.norm(direction)
+
+    def cells(seconds: float, steady: bool = False) -> np.ndarray:
+        shape = (n_bins, int(seconds * period), n_mics)
+        out = ((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)).astype(np.complex64)
+        level = 10.0 if steady else 10.0 * rng.standard_normal((n_bins // 2, shape[1]))
+        line = level * np.exp(2j * np.pi * rng.random((n_bins // 2, 1)))
+        out[: n_bins // 2] += (line[..., None] * direction).astype(np.complex64)  # −f only
+        return out
+
+    def kept(canceller: ConjugatePairCanceller, x: np.ndarray) -> float:
+        return float((np.abs(canceller.process(x)[: n_bins // 2]) ** 2).sum() / (np.abs(x[: n_bins // 2]) ** 2).sum())
+
+    wait_s = config.pair_lopsided_s
+    canceller = ConjugatePairCanceller(config, n_bins=n_bins, hop_s=0.02)
+    assert kept(canceller, cells(wait_s / 2)) > 0.9  # a few seconds of it: left alone
+    canceller.process(cells(wait_s / 2))
+    assert canceller._lopsided.all() and canceller._cancelled.all()
+    assert kept(canceller, cells(2.0)) < 0.05
+    never = ConjugatePairCanceller(config.model_copy(update={"pair_lopsided_s": 1e9}), n_bins=n_bins, hop_s=0.02)
+    never.process(cells(wait_s))
+    assert kept(never, cells(2.0)) > 0.9  # the two-sided gate alone leaves it
+    steady = ConjugatePairCanceller(config, n_bins=n_bins, hop_s=0.02)
+    steady.process(cells(2 * wait_s, steady=True))
+    assert not steady._lopsided.any() and kept(steady, cells(2.0, steady=True)) > 0.9
+
+
 @pytest.mark.parametrize("music", [{"gate_coherence": [0.9, 0.5]}, {"min_mics": 2}, {"adapt_coherence": 1.0},
                                    {"pair_gate": [0.8, 0.5]}, {"pair_dominance": 0.4},
-                                   {"pair_persistence": 1.5}, {"pair_tie": 1.5}])
+                                   {"pair_persistence": 1.5}, {"pair_tie": 1.5},
+                                   {"pair_lopsided": 0.5}, {"pair_lopsided_s": -1}])
 def test_bad_canceller_settings_are_refused_with_the_key(music):
     with pytest.raises(ConfigError, match="frontend.music"):
         config_from_dict({"frontend": {"music": music}})

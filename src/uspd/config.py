@@ -53,6 +53,16 @@ class MusicCancellerConfig(_Section):
         description="2 mics: ... and its ±f halves correlate this much (squared canonical correlation of cells weighted "
         "alike): a tie, not one sound from one direction, which two mics see in two directions",
     )
+    pair_lopsided: float = Field(
+        0.9, gt=0.5, le=1,
+        description="1–2 mics: a lasting bin with this share of its energy on one side of 0 Hz is lopsided: there the "
+        "canceller removes what lies along its distortion's direction, one-sided cells included, …",
+    )
+    pair_lopsided_s: float = Field(
+        30.0, gt=0,
+        description="… once it has stayed lopsided this long, until it has not for as long (music plays for minutes; "
+        "a walker holds one velocity for seconds, a robot vacuum for tens of seconds)",
+    )
 
     @model_validator(mode="after")
     def _gates_rise(self) -> "MusicCancellerConfig":

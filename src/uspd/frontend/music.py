@@ -52,6 +52,7 @@ from uspd.config import MusicCancellerConfig
 
 
 _ONE_SIDED_MARGIN = 1e-3  # the share off a cell's stronger side below which it counts as one-sided
+_PULSING_CV = 0.3  # a lopsided line's power varies this much (std / mean) from frame to frame: music's, not a steady tone's
 
 
 class _PeriodicCanceller:
@@ -248,6 +249,22 @@ class ConjugatePairCanceller(_PeriodicCanceller):
     and removal ramps from ``pair_gate[0]`` to ``pair_gate[1]``. Tuning rooms (single mic,
     music_with_walk, seeds 1–6, cells ≥ 10 dB over the noise): g > 0.8 for 87 % of
     distortion cells, 1.1 % of a person's.
+    Some bins' distortion is lopsided: nearly all its energy lies on one side of 0 Hz
+    (≥ ``pair_lopsided``; on a tuning laptop −f stood 20 dB over +f). There g ≈ 0 for its
+    own cells, so nothing is removed, and once the other bins are clean the lone line left,
+    pulsing with the music, looks like a mover to the network (that room: 100 false onsets
+    in 2 min, 7 with the canceller off). A bin that stays lasting, lopsided and pulsing (its
+    strong side's power varies from frame to frame by ``_PULSING_CV``: music's lines 1–2, an
+    interferer's steady tone ≤ 0.02, which the detector's floor takes anyway) for
+    ``pair_lopsided_s`` is gated instead on the plain coherence with U's first direction, as
+    the multi-mic canceller gates (``gate_coherence``), and only that direction is removed:
+    all of U would take the side's noise too, and the hole made the network fire as the line
+    went. It needs no tie between ±f, which a lopsided bin cannot show; an unrelated sound at
+    ±f (the tie test's case) is not lopsided. The wait keeps movers that hold one velocity
+    for a while (a walker for seconds, a robot vacuum for tens of seconds) from making a bin
+    lopsided themselves; it is a hysteresis (a count up while lopsided, down while not;
+    gated from full until empty), so a quiet bar does not bring the line back for a wait.
+    Tuning: docs/music.md, "Lopsided bins".
     Until the first update (``update_s``) nothing is cancelled.
     """
 
@@ -257,10 +274,13 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         centre = n_bins // 2  # the velocity axis is symmetric about 0 Hz (odd n_bins)
         self._positive = np.arange(centre + 1, n_bins)
         self._negative = 2 * centre - self._positive  # their mirrors at −f, same order
+        self._lopsided_wait = max(1, int(np.ceil(config.pair_lopsided_s / config.update_s - 1e-9)))  # in updates
 
     def reset(self) -> None:
         super().reset()
         self._cancelled = np.zeros(self.n_bins // 2, dtype=bool)  # bins (f > 0) where a distortion holds
+        self._lopsided_count = np.zeros(self.n_bins // 2, dtype=int)  # updates lopsided less those not, 0 … the wait
+        self._lopsided = np.zeros(self.n_bins // 2, dtype=bool)  # gated on the plain coherence with U's first direction
 
     def active(self, n_mics: int) -> bool:
         return self.config.enabled and self.config.pair and n_mics < self.config.min_mics
@@ -305,9 +325,15 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         # that, c − u and 1 − u are both rounding noise (a clean tone's cell, 0/0)
         two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, _ONE_SIDED_MARGIN)
         beta = np.clip((two_sided - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0) * self._cancelled[:, None]
+        beta = np.repeat(beta[..., None], basis.shape[-1], axis=-1)  # per direction of U
+        if self._lopsided.any():
+            lo, hi = self.config.gate_coherence
+            first = along[self._lopsided, :, 0]
+            beta[self._lopsided, :, 0] = np.clip(((first.real**2 + first.imag**2) / energy[self._lopsided] - lo) / (hi - lo), 0.0, 1.0)
+            beta[self._lopsided, :, 1:] = 0.0
 
         def removed(coefficients: np.ndarray) -> np.ndarray:  # β·U·(Uᴴ·) back onto the pair
-            return np.einsum("btr,bdr->btd", beta[..., None] * coefficients, basis)
+            return np.einsum("btr,bdr->btd", beta * coefficients, basis)
 
         return v - removed(along), lambda pairs: removed(np.einsum("btd,bdr->btr", pairs, basis.conj()))
 
@@ -330,9 +356,19 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         rank = self.basis.shape[-1]
         self.basis[:] = vectors[0, ..., ::-1][..., :rank]
         share = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
-        self._cancelled = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
+        lasting = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
+        n_mics = rank  # U holds one direction per mic
+        energy = np.einsum("bdd->bd", self._covariance[0]).real  # per dimension: the mics at +f, then at −f
+        plus_side = energy[:, :n_mics].sum(axis=-1) / np.maximum(energy.sum(axis=-1), np.finfo(float).tiny)
+        strong = np.where(plus_side[:, None] >= 0.5, squared_norm(v[..., :n_mics]), squared_norm(v[..., n_mics:]))
+        pulsing = strong.std(axis=1) >= _PULSING_CV * strong.mean(axis=1)  # this period's frames on the bin's strong side
+        lopsided = lasting & (np.maximum(plus_side, 1.0 - plus_side) >= self.config.pair_lopsided) & pulsing
+        self._lopsided_count = np.clip(self._lopsided_count + np.where(lopsided, 1, -1), 0, self._lopsided_wait)
+        self._lopsided = (self._lopsided & (self._lopsided_count > 0)) | (self._lopsided_count == self._lopsided_wait)
+        self._cancelled = lasting
         if rank > 1:  # one direction per side can fill U only here (a one-sided U on one mic removes nothing)
             self._cancelled &= _squared_canonical_correlation(self._covariance[1], rank) >= self.config.pair_tie
+        self._cancelled |= self._lopsided
 
 
 def _squared_canonical_correlation(covariance: np.ndarray, m: int) -> np.ndarray:
