@@ -325,8 +325,9 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         # that, c − u and 1 − u are both rounding noise (a clean tone's cell, 0/0)
         two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, _ONE_SIDED_MARGIN)
         beta = np.clip((two_sided - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0) * self._cancelled[:, None]
-        beta = np.repeat(beta[..., None], basis.shape[-1], axis=-1)  # per direction of U
-        if self._lopsided.any():
+        beta = beta[..., None]  # one gain for all of U's directions …
+        if self._lopsided.any():  # … but on lopsided bins for the first alone
+            beta = np.repeat(beta, basis.shape[-1], axis=-1)
             lo, hi = self.config.gate_coherence
             first = along[self._lopsided, :, 0]
             beta[self._lopsided, :, 0] = np.clip(((first.real**2 + first.imag**2) / energy[self._lopsided] - lo) / (hi - lo), 0.0, 1.0)
@@ -343,7 +344,8 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         first's top eigenvectors. A bin is cancelled where U's directions hold
         ``pair_dominance`` of the energy and ``pair_persistence`` of the unit cells: a tie
         between ±f that lasts, as music's does, not one or two loud transients (a jingle
-        of keys, a click: each alone is rank one, and energy weighting lets it dominate)."""
+        of keys, a click: each alone is rank one, and energy weighting lets it dominate);
+        and, lopsided or not, where the class docstring's gate for lopsided bins holds."""
         v = np.concatenate(self._taught, axis=1)
         self._taught = []
         energy = squared_norm(v)[..., None]
@@ -358,8 +360,8 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         share = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
         lasting = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
         n_mics = rank  # U holds one direction per mic
-        energy = np.einsum("bdd->bd", self._covariance[0]).real  # per dimension: the mics at +f, then at −f
-        plus_side = energy[:, :n_mics].sum(axis=-1) / np.maximum(energy.sum(axis=-1), np.finfo(float).tiny)
+        by_dimension = np.einsum("bdd->bd", self._covariance[0]).real  # energy: the mics at +f, then at −f
+        plus_side = by_dimension[:, :n_mics].sum(axis=-1) / np.maximum(by_dimension.sum(axis=-1), np.finfo(float).tiny)
         strong = np.where(plus_side[:, None] >= 0.5, squared_norm(v[..., :n_mics]), squared_norm(v[..., n_mics:]))
         pulsing = strong.std(axis=1) >= _PULSING_CV * strong.mean(axis=1)  # this period's frames on the bin's strong side
         lopsided = lasting & (np.maximum(plus_side, 1.0 - plus_side) >= self.config.pair_lopsided) & pulsing
