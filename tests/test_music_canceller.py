@@ -195,8 +195,9 @@ def test_a_lopsided_line_is_removed_once_it_has_lasted_and_not_before(n_mics):
     """Distortion on one side of 0 Hz only (the other side noise), pulsing as music does:
     every cell is one-sided, so the two-sided gate leaves it, and on two mics the sides do
     not correlate. After ``pair_lopsided_s`` of it the bins are gated on plain coherence and
-    the line goes; before that (a walker's few seconds) it stays, and a steady tone there
-    (an interferer, which the detector's floor already takes) stays however long it lasts."""
+    the line goes, and a few seconds without it (a quiet bar) do not bring it back; before
+    that (a walker's few seconds) it stays, and a steady tone there (an interferer, which the
+    detector's floor already takes) stays however long it lasts."""
     from uspd.frontend.music import ConjugatePairCanceller
 
     config = Config().frontend.music
@@ -205,10 +206,10 @@ def test_a_lopsided_line_is_removed_once_it_has_lasted_and_not_before(n_mics):
     direction = rng.standard_normal(n_mics) + 1j * rng.standard_normal(n_mics)
     direction /= np.linalg.norm(direction)
 
-    def cells(seconds: float, steady: bool = False) -> np.ndarray:
+    def cells(seconds: float, steady: bool = False, line_level: float = 10.0) -> np.ndarray:
         shape = (n_bins, int(seconds * period), n_mics)
         out = ((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)).astype(np.complex64)
-        level = 10.0 if steady else 10.0 * rng.standard_normal((n_bins // 2, shape[1]))
+        level = line_level if steady else line_level * rng.standard_normal((n_bins // 2, shape[1]))
         line = level * np.exp(2j * np.pi * rng.random((n_bins // 2, 1)))
         out[: n_bins // 2] += (line[..., None] * direction).astype(np.complex64)  # −f only
         return out
@@ -218,9 +219,11 @@ def test_a_lopsided_line_is_removed_once_it_has_lasted_and_not_before(n_mics):
 
     wait_s = config.pair_lopsided_s
     canceller = ConjugatePairCanceller(config, n_bins=n_bins, hop_s=0.02)
-    assert kept(canceller, cells(wait_s / 2)) > 0.9  # a few seconds of it: left alone
+    assert kept(canceller, cells(wait_s / 2)) > 0.9  # half the wait: left alone
     canceller.process(cells(wait_s / 2))
     assert canceller._lopsided.all() and canceller._cancelled.all()
+    assert kept(canceller, cells(2.0)) < 0.05
+    canceller.process(cells(3.0, line_level=0.0))  # a quiet bar: noise alone
     assert kept(canceller, cells(2.0)) < 0.05
     never = ConjugatePairCanceller(config.model_copy(update={"pair_lopsided_s": 1e9}), n_bins=n_bins, hop_s=0.02)
     never.process(cells(wait_s))
