@@ -319,7 +319,8 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         n_mics = v.shape[-1] // 2
         positive, negative = squared_norm(v[..., :n_mics]), squared_norm(v[..., n_mics:])
         energy = np.maximum(positive + negative, np.finfo(np.float32).tiny)
-        coherence = (along.real**2 + along.imag**2).sum(axis=-1) / energy
+        along_squared = along.real**2 + along.imag**2  # per direction of U
+        coherence = along_squared.sum(axis=-1) / energy
         one_sided = np.maximum(positive, negative) / energy
         # a cell with ≥ 99.9 % of its energy on one side is a mover's whatever U says: below
         # that, c − u and 1 − u are both rounding noise (a clean tone's cell, 0/0)
@@ -329,8 +330,8 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         if self._lopsided.any():  # … but on lopsided bins for the first alone
             beta = np.repeat(beta, basis.shape[-1], axis=-1)
             lo, hi = self.config.gate_coherence
-            first = along[self._lopsided, :, 0]
-            beta[self._lopsided, :, 0] = np.clip(((first.real**2 + first.imag**2) / energy[self._lopsided] - lo) / (hi - lo), 0.0, 1.0)
+            first = along_squared[self._lopsided, :, 0] / energy[self._lopsided]
+            beta[self._lopsided, :, 0] = np.clip((first - lo) / (hi - lo), 0.0, 1.0)
             beta[self._lopsided, :, 1:] = 0.0
 
         def removed(coefficients: np.ndarray) -> np.ndarray:  # β·U·(Uᴴ·) back onto the pair
@@ -350,6 +351,8 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         self._taught = []
         energy = squared_norm(v)[..., None]
         unit = np.divide(v, np.sqrt(energy), out=np.zeros_like(v), where=energy > 0)
+        n_mics = v.shape[-1] // 2
+        plus_cells = squared_norm(v[..., :n_mics])  # each cell's energy at +f; at −f the rest
         means = np.stack([np.einsum("btd,bte->bde", x, x.conj()) for x in (v, unit)]) / v.shape[1]
         first = self._frames <= self._update_frames
         weight = 1.0 if first else 1.0 - (1.0 - self._alpha) ** v.shape[1]
@@ -359,10 +362,9 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         self.basis[:] = vectors[0, ..., ::-1][..., :rank]
         share = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
         lasting = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
-        n_mics = rank  # U holds one direction per mic
         by_dimension = np.einsum("bdd->bd", self._covariance[0]).real  # energy: the mics at +f, then at −f
         plus_side = by_dimension[:, :n_mics].sum(axis=-1) / np.maximum(by_dimension.sum(axis=-1), np.finfo(float).tiny)
-        strong = np.where(plus_side[:, None] >= 0.5, squared_norm(v[..., :n_mics]), squared_norm(v[..., n_mics:]))
+        strong = np.where(plus_side[:, None] >= 0.5, plus_cells, energy[..., 0] - plus_cells)
         pulsing = strong.std(axis=1) >= _PULSING_CV * strong.mean(axis=1)  # this period's frames on the bin's strong side
         lopsided = lasting & (np.maximum(plus_side, 1.0 - plus_side) >= self.config.pair_lopsided) & pulsing
         self._lopsided_count = np.clip(self._lopsided_count + np.where(lopsided, 1, -1), 0, self._lopsided_wait)
