@@ -6,7 +6,9 @@ without looking at held-out seeds.
 Validation rooms have their own seeds (100,000…, never trained on, never held out); the
 loop's own validation uses 6 scenes per kind, this uses more (default 24: 6.7 h, ~10 min
 to render on 2 cores, then cached). ``--misses`` also lists every walking event a model
-missed, with what the network thought it was.
+missed, with what the network thought it was. ``--equal-detection`` sweeps the alarm
+threshold and compares the models where they detect the same share of walking events: a
+model that is merely more sensitive at 0.35 does not win by that.
 
     python benchmarks/validate_models.py src/uspd/models/motion.fp32.onnx other/motion.fp32.onnx \
         --per-kind 24 --workers 2 --cache ~/.cache/uspd
@@ -22,7 +24,7 @@ import onnxruntime
 
 from uspd.config import Config
 from uspd.detect.neural import CLASSES, motion_score
-from uspd.evaluate import TOLERANCE_S, debounce, events_hit, spans
+from uspd.evaluate import DET_THRESHOLDS, TOLERANCE_S, debounce, events_hit, spans
 from uspd.model.data import SEED_RANGES, SceneData, labeled_set
 from uspd.model.loop import LoopSettings, cached_render, stage_metrics
 
@@ -66,6 +68,17 @@ def missed_walks(scenes: list[SceneData], probabilities: list[np.ndarray], setti
     return rows
 
 
+def equal_detection(scores: list[np.ndarray], scenes: list[SceneData], levels: list[float], hop_s: float) -> list[str]:
+    """Per level of walking (major) detection: the fewest false onsets per hour of any
+    threshold of the evaluation's sweep that reaches it, as "rate (threshold)", "–" if none does."""
+    sweep = [(t, stage_metrics(scores, scenes, LoopSettings(alarm_threshold=float(t)), hop_s)) for t in DET_THRESHOLDS]
+    cells = []
+    for level in levels:
+        reached = [(m["false_onsets_per_hour"], t) for t, m in sweep if m["major_detected"] >= level - 1e-9]
+        cells.append("–" if not reached else "{:.1f} ({:.2f})".format(*min(reached)))
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
@@ -73,6 +86,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uspd")
     parser.add_argument("--misses", action="store_true", help="list every walking event each model missed")
+    parser.add_argument("--equal-detection", type=float, nargs="+", metavar="SHARE",
+                        help="also compare at these shares of walking events detected (e.g. 0.9 0.95)")
     args = parser.parse_args()
     config, hop_s = Config(), Config().frontend.hop_s
     validation = cached_render(labeled_set(args.per_kind, SEED_RANGES["validation"]), config, args.cache, args.workers)
@@ -89,6 +104,14 @@ def main() -> None:
         by_scenario = m["false_onsets_per_hour_by_scenario"]
         print(f"| {path} | " + " | ".join(f"{by_scenario[s]:.0f}" for s in scenarios)
               + f" | **{m['false_onsets_per_hour']:.1f}** | {100 * m['major_detected']:.1f} % | {100 * m['minor_detected']:.1f} % |")
+    if args.equal_detection:
+        levels = sorted(args.equal_detection)
+        print("\nAt equal walking detection: false motion onsets per hour (threshold) of the sweep's best threshold "
+              "that detects at least this share of walking events.\n")
+        print("| model | " + " | ".join(f"≥ {100 * level:g} %" for level in levels) + " |")
+        print("|---|" + "---:|" * len(levels))
+        for path, p in probabilities.items():
+            print(f"| {path} | " + " | ".join(equal_detection(scene_scores(validation, p), validation, levels, hop_s)) + " |")
     for path in args.models if args.misses else ():
         print(f"\nWalking events {path} missed (mean probabilities {' / '.join(CLASSES)}, from the start to the "
               f"end + {TOLERANCE_S:g} s):\n")

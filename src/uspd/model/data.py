@@ -46,6 +46,7 @@ HUMAN_KINDS_S = {  # human scenario → seconds per training scene
     "visit": 120.0,
 }
 DISTRACTOR_SCENE_S = 60.0
+PET_SCENARIOS = DISTRACTORS["pet (cat, dog)"]  # a pet rests 10–90 s between bouts: most 60 s scenes hold none
 MUSIC_SCENARIOS = ("music_with_walk", "music_loud_empty")  # the labeled set's scenes with music playing
 EMPTY_SCENARIOS = tuple(name for names in DISTRACTORS.values() for name in names)
 
@@ -103,13 +104,16 @@ def render_scenes(specs: list[SceneSpec], config: Config, workers: int = 1, on_d
     return map_jobs(partial(render_scene, config=config), specs, workers, cost=lambda s: s.duration_s, on_done=on_done)
 
 
-def labeled_set(scenes_per_kind: int, first_seed: int = SEED_RANGES["labeled"]) -> list[SceneSpec]:
+def labeled_set(scenes_per_kind: int, first_seed: int = SEED_RANGES["labeled"],
+                pet_scene_s: float = DISTRACTOR_SCENE_S) -> list[SceneSpec]:
     """Scenes of every human kind and every empty-room distractor scenario: the small
-    labeled set a seed model starts from (or, with another ``first_seed``, validation)."""
+    labeled set a seed model starts from (or, with another ``first_seed``, validation).
+    ``pet_scene_s``: longer pet scenes hold more of a pet walking (a scene's pet schedule
+    is drawn from its seed, so a longer scene continues the shorter one)."""
     specs = [SceneSpec(name, first_seed + i, seconds) for name, seconds in HUMAN_KINDS_S.items()
              for i in range(scenes_per_kind)]
-    specs += [SceneSpec(name, first_seed + i, DISTRACTOR_SCENE_S) for name in EMPTY_SCENARIOS
-              for i in range(scenes_per_kind)]
+    specs += [SceneSpec(name, first_seed + i, pet_scene_s if name in PET_SCENARIOS else DISTRACTOR_SCENE_S)
+              for name in EMPTY_SCENARIOS for i in range(scenes_per_kind)]
     return specs
 
 

@@ -34,7 +34,7 @@ from uspd.config import Config
 from uspd.detect.features import N_BINS
 from uspd.detect.neural import CLASSES, motion_score
 from uspd.evaluate import TOLERANCE_S, WARMUP_S, debounce, events_hit, onsets, spans
-from uspd.model.data import MUSIC_SCENARIOS, SEED_RANGES, SceneData, SceneSpec, labeled_set, load_scenes, render_scenes, save_scenes
+from uspd.model.data import DISTRACTOR_SCENE_S, MUSIC_SCENARIOS, SEED_RANGES, SceneData, SceneSpec, labeled_set, load_scenes, render_scenes, save_scenes
 from uspd.model.network import MotionNet
 from uspd.model.train import TrainSettings, predict, train
 
@@ -54,10 +54,15 @@ class LoopSettings:
     collect_s: float = 1.0  # … held this long
     context_s: float = 2.0  # kept either side of a mined stretch
     raw_music: bool = False  # the labeled set's music scenes also without the music canceller (see run_loop)
+    pet_scene_s: float = DISTRACTOR_SCENE_S  # length of the labeled set's pet scenes (validation keeps the default)
     alarm_threshold: float = 0.35  # validation: motion = score ≥ the presence machine's minor threshold
     confirm_frames: int = 3
     train: TrainSettings = field(default_factory=TrainSettings)
     workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.pet_scene_s <= 0:
+            raise ValueError(f"pet scenes must last a positive time, got {self.pet_scene_s:g} s")
 
 
 @dataclass(frozen=True)
@@ -232,7 +237,7 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
                                                                  validation, settings, hop_s)}
         return model
 
-    labeled_specs = labeled_set(settings.labeled_per_kind, SEED_RANGES["labeled"])
+    labeled_specs = labeled_set(settings.labeled_per_kind, SEED_RANGES["labeled"], settings.pet_scene_s)
     labeled = render("rendering the labeled set", labeled_specs)
     if settings.raw_music:
         # The canceller leaves a residue of music in some rooms; a network that only saw
