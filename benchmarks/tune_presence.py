@@ -34,10 +34,10 @@ from uspd.sim.scenarios import build_scene
 
 TUNING_SEED = 1000
 GRID = {  # candidate settings; every ordered combination is replayed
-    "minor_threshold": (0.2, 0.25, 0.3, 0.35),
-    "sensitive_threshold": (0.1, 0.15),
+    "minor_threshold": (0.2, 0.25, 0.3, 0.35, 0.45, 0.55, 0.65),
+    "sensitive_threshold": (0.1, 0.15, 0.25),
     "minor_occupy_s": (1.0, 1.5, 2.0),
-    "major_threshold": (0.5, 0.6),
+    "major_threshold": (0.5, 0.6, 0.7, 0.8),
 }
 
 
