@@ -46,7 +46,7 @@ HUMAN_KINDS_S = {  # human scenario → seconds per training scene
     "visit": 120.0,
 }
 DISTRACTOR_SCENE_S = 60.0
-PET_SCENARIOS = DISTRACTORS["pet (cat, dog)"]  # a pet rests 10–90 s between bouts: most 60 s scenes hold none
+PET_SCENARIOS = DISTRACTORS["pet (cat, dog)"]  # a pet rests 10–90 s between walks: 60 s scenes hold little walking
 MUSIC_SCENARIOS = ("music_with_walk", "music_loud_empty")  # the labeled set's scenes with music playing
 EMPTY_SCENARIOS = tuple(name for names in DISTRACTORS.values() for name in names)
 
