@@ -106,10 +106,6 @@ class MusicCanceller(_PeriodicCanceller):
     period's teaching cells; the frame count.
     """
 
-    def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
-        super().__init__(config, n_bins=n_bins, hop_s=hop_s)
-        self._gate_lo, self._gate_hi = config.gate_coherence
-
     def reset(self) -> None:
         super().reset()
         self._learned = np.zeros(self.n_bins, dtype=bool)  # the covariance holds cells (not h(0) alone)
@@ -158,7 +154,7 @@ class MusicCanceller(_PeriodicCanceller):
         pairs = along.view(np.float32) ** 2
         along_squared = pairs[..., 0::2] + pairs[..., 1::2]  # |·|² without np.abs's square root
         coherence = along_squared[..., 0] / energy
-        beta = np.clip((coherence - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0)[..., None]
+        beta = _gain(coherence, self.config.gate_coherence)[..., None]
 
         def removal(cells: np.ndarray) -> np.ndarray:
             return _complex_product(beta * _complex_product(cells, self._analysis[..., : 2 * rank]), self._synthesis)
@@ -270,7 +266,6 @@ class ConjugatePairCanceller(_PeriodicCanceller):
 
     def __init__(self, config: MusicCancellerConfig, *, n_bins: int, hop_s: float) -> None:
         super().__init__(config, n_bins=n_bins, hop_s=hop_s)
-        self._gate_lo, self._gate_hi = config.pair_gate
         centre = n_bins // 2  # the velocity axis is symmetric about 0 Hz (odd n_bins)
         self._positive = np.arange(centre + 1, n_bins)
         self._negative = 2 * centre - self._positive  # their mirrors at −f, same order
@@ -325,13 +320,12 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         # a cell with ≥ 99.9 % of its energy on one side is a mover's whatever U says: below
         # that, c − u and 1 − u are both rounding noise (a clean tone's cell, 0/0)
         two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, _ONE_SIDED_MARGIN)
-        beta = np.clip((two_sided - self._gate_lo) / (self._gate_hi - self._gate_lo), 0.0, 1.0) * self._cancelled[:, None]
+        beta = _gain(two_sided, self.config.pair_gate) * self._cancelled[:, None]
         beta = beta[..., None]  # one gain for all of U's directions …
         if self._lopsided.any():  # … but on lopsided bins for the first alone
             beta = np.repeat(beta, basis.shape[-1], axis=-1)
-            lo, hi = self.config.gate_coherence
             first = along_squared[self._lopsided, :, 0] / energy[self._lopsided]
-            beta[self._lopsided, :, 0] = np.clip((first - lo) / (hi - lo), 0.0, 1.0)
+            beta[self._lopsided, :, 0] = _gain(first, self.config.gate_coherence)
             beta[self._lopsided, :, 1:] = 0.0
 
         def removed(coefficients: np.ndarray) -> np.ndarray:  # β·U·(Uᴴ·) back onto the pair
@@ -373,6 +367,12 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         if rank > 1:  # one direction per side can fill U only here (a one-sided U on one mic removes nothing)
             self._cancelled &= _squared_canonical_correlation(self._covariance[1], rank) >= self.config.pair_tie
         self._cancelled |= self._lopsided
+
+
+def _gain(coherence: np.ndarray, gate: tuple[float, float]) -> np.ndarray:
+    """The removal gain β: 0 up to ``gate[0]``, rising linearly to 1 at ``gate[1]``."""
+    lo, hi = gate
+    return np.clip((coherence - lo) / (hi - lo), 0.0, 1.0)
 
 
 def _squared_canonical_correlation(covariance: np.ndarray, m: int) -> np.ndarray:
