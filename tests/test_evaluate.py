@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from uspd.cli import app
+from uspd.config import PresenceConfig
+from uspd.detect.presence import run_presence
 from uspd.evaluate import (
     HELD_OUT_SEED_START,
     WARMUP_S,
@@ -25,6 +27,7 @@ from uspd.evaluate import (
     false_onsets,
     first_after_s,
     motion_events,
+    onsets,
     plan_scenes,
     poisson_upper_95,
     rate_by_distance,
@@ -59,6 +62,23 @@ def test_spans_and_debounce_follow_the_presence_machine():
     np.testing.assert_array_equal(stop, [3, 8, 10])
     # motion is confirmed on the third consecutive frame over the threshold, not before
     np.testing.assert_array_equal(debounce(active, 3), [0, 0, 0, 0, 0, 0, 1, 1, 0, 0])
+    # and ends on the release_frames-th consecutive frame that confirms nothing
+    np.testing.assert_array_equal(debounce(active, 3, release_frames=2), [0, 0, 0, 0, 0, 0, 1, 1, 1, 0])
+    np.testing.assert_array_equal(debounce(active, 1, release_frames=2), [0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+
+
+def test_the_sweep_shows_motion_as_the_presence_machine_does_in_a_vacant_room():
+    """The DET sweep's debounce and the presence machine agree frame by frame while the room
+    stays vacant (no context, no minor-occupancy), so sweep and chain count the same onsets."""
+    config = PresenceConfig(minor_occupy_s=20.0, release_frames=10)
+    time_s = (np.arange(5000) + 1) * 0.02
+    rng = np.random.default_rng(1)
+    score = np.where(rng.random(5000) < 0.3, 0.4, 0.05)  # minor-level flicker, never occupies
+    motion, occupied, _ = run_presence(time_s, score, config)
+    assert not occupied.any() and (motion != "none").any()
+    swept = debounce(score >= config.minor_threshold, config.confirm_frames, config.release_frames)
+    np.testing.assert_array_equal(motion != "none", swept)
+    assert len(onsets(swept)) < len(onsets(debounce(score >= config.minor_threshold, config.confirm_frames)))
 
 
 def test_events_are_hit_within_the_span_or_its_tolerance():
@@ -114,7 +134,7 @@ def test_det_curve_falls_as_the_threshold_rises():
     truth = np.where(np.arange(3000) % 100 < 30, "major", "none").tolist()
     human = _frames("walk_in", rng.uniform(0.0, 1.0, 3000) ** 2, truth)
     empty = _frames("empty_quiet", rng.uniform(0.0, 0.8, 30000))
-    det = det_curve([human, empty], confirm_frames=3, tolerance_frames=25, thresholds=(0.1, 0.3, 0.5, 0.7, 0.9))
+    det = det_curve([human, empty], confirm_frames=3, release_frames=1, tolerance_frames=25, thresholds=(0.1, 0.3, 0.5, 0.7, 0.9))
     major = np.array(det["major_rate"])
     assert major[0] == 1.0 and np.all(np.diff(major) <= 0)
     assert det["minor_rate"] == [None] * 5  # no minor events in these scenes
@@ -132,7 +152,7 @@ def test_equal_detection_counts_walks_within_range_and_takes_the_quietest_thresh
     human = _frames("walk_in", np.array(score), truth)
     human = SceneFrames(**{**human.__dict__, "distance_m": np.array(distance)})
     empty = _frames("empty_quiet", np.tile(np.r_[np.zeros(90), np.full(10, 0.5)], 400))  # an onset every 2 s at 0.5
-    det = det_curve([human, empty], confirm_frames=3, tolerance_frames=25, thresholds=(0.2, 0.4, 0.6))
+    det = det_curve([human, empty], confirm_frames=3, release_frames=1, tolerance_frames=25, thresholds=(0.2, 0.4, 0.6))
     assert det["major_near_events"] == 9  # the walk at 4.5 m is out of range
     assert det["major_near_rate"] == pytest.approx([1.0, 8 / 9, 8 / 9])
     assert det["major_rate"] == pytest.approx([0.9, 0.8, 0.8])

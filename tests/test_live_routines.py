@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from live_frames import decision_blocks, quick_config
+from live_frames import HOP_S, decision_blocks, quick_config
 from uspd.config import ConfigError, config_from_dict, load_config
 from uspd.live.journal import Journal
 from uspd.live.routines import ActionRunner, RoutineEngine, Timeline, in_hours, load_routines
@@ -20,6 +20,7 @@ from uspd.live.routines import ActionRunner, RoutineEngine, Timeline, in_hours, 
 EVENING = Timeline(datetime(2024, 5, 1, 21, 0))  # stream second 0 is 21:00
 WALK_IN = [(1.0, 0.0), (2.0, 0.9), (1.0, 0.0)]
 LEAVE = [(6.0, 0.0)]
+WALK_SHOWN_S = 3.0 + (quick_config().presence.release_frames - 1) * HOP_S  # the motion flag holds past the walk
 
 
 def _routines(*rules: dict):
@@ -74,7 +75,7 @@ def test_no_motion_for_fires_once_per_quiet_spell_after_motion():
     assert _fire([rule], [(10.0, 0.0)]) == []  # no motion seen yet: nothing to time from
     firings = _fire([rule], WALK_IN + LEAVE + WALK_IN + LEAVE)
     assert [f.trigger for f in firings] == ["no_motion_for"] * 2
-    last_motion_1, last_motion_2 = 3.0, 10.0 + 3.0  # the second walk ends 10 s after the first
+    last_motion_1, last_motion_2 = WALK_SHOWN_S, 10.0 + WALK_SHOWN_S  # the second walk ends 10 s after the first
     assert firings[0].time_s == pytest.approx(last_motion_1 + 2.5, abs=0.03)
     assert firings[1].time_s == pytest.approx(last_motion_2 + 2.5, abs=0.03)
 
@@ -203,7 +204,7 @@ def test_no_motion_for_firings_are_journaled_as_events_with_their_deliveries(tmp
         assert runner.drain(timeout_s=30)
         runner.close()
         quiet = [e for e in journal.events() if e.event == "no_motion_for"]
-        assert len(quiet) == 1 and quiet[0].time_s == pytest.approx(3.0 + 2.5, abs=0.03)
+        assert len(quiet) == 1 and quiet[0].time_s == pytest.approx(WALK_SHOWN_S + 2.5, abs=0.03)
         assert quiet[0].wall_time == EVENING.wall(quiet[0].time_s)
         (delivery,) = journal.deliveries_for([quiet[0].id])[quiet[0].id]
         assert (delivery.routine, delivery.status) == ("lights off", "delivered")

@@ -67,6 +67,26 @@ def test_minor_then_major_gives_two_motion_onsets():
     assert [(e.event, e.kind) for e in events] == [("motion", "minor"), ("motion", "major"), ("occupied", "major")]
 
 
+def test_a_flickering_motion_is_one_onset_and_held_frames_renew_nothing():
+    """A pet whose score hovers at the minor threshold flickers over and under it every few
+    frames: one onset, shown until release_frames after its last frame; vacancy counts from
+    that last frame, not from the end of the hold."""
+    config = PresenceConfig(hold_s=10.0, departure_vacancy_s=5.0, minor_occupy_s=1.0)
+    times = timeline(30.0)
+    scores = quiet(times)
+    scores[(times > 2.0) & (times <= 6.0) & (np.arange(times.size) % 8 < 5)] = FIDGET  # 5 over, 3 under
+    motion, occupied, events = run_presence(times, scores, config)
+    assert [(e.event, e.kind) for e in events if e.event == "motion"] == [("motion", "minor")]
+    last_s = times[scores >= config.minor_threshold][-1]
+    shown = times[motion != "none"]
+    assert shown[-1] == pytest.approx(last_s + (config.release_frames - 1) * HOP_S)
+    (vacant,) = [e for e in events if e.event == "vacant"]
+    assert vacant.time_s == pytest.approx(last_s + config.hold_s, abs=HOP_S / 2)
+    # without the hold the same scores give an onset per flicker
+    flicker = run_presence(times, scores, PresenceConfig(**{**config.model_dump(), "release_frames": 1}))[2]
+    assert sum(e.event == "motion" for e in flicker) == 25  # 4 s of 8-frame cycles
+
+
 @pytest.mark.parametrize("burst_frames", [1, CONFIG.confirm_frames - 1])
 def test_a_short_spike_never_occupies(burst_frames):
     times = timeline(10.0)
@@ -234,6 +254,21 @@ def test_streaming_in_any_chunks_equals_batch(seed):
     assert presence.state == ("occupied" if occupied[-1] else "vacant") and presence.motion == motion[-1]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_release_only_holds_the_motion_flag(seed):
+    """Holding motion through short gaps changes nothing else: the same occupied/vacant
+    events and states, and each shown onset is an onset of the unheld flag."""
+    times, scores, leaving = _mixed_scene(seed)
+    config = CONFIG.model_copy(update={"hold_s": 60.0, "departure_vacancy_s": 20.0, "sensitive_s": 100.0})
+    held = run_presence(times, scores, config, leaving)
+    unheld = run_presence(times, scores, config.model_copy(update={"release_frames": 1}), leaving)
+    assert np.array_equal(held[1], unheld[1])
+    assert [e for e in held[2] if e.event != "motion"] == [e for e in unheld[2] if e.event != "motion"]
+    shown, raw = held[0] != "none", unheld[0] != "none"
+    assert shown[raw].all() and (shown & ~raw).any()
+    assert {e.time_s for e in held[2] if e.event == "motion"} <= {e.time_s for e in unheld[2] if e.event == "motion"}
+
+
 def test_reset_forgets_state_and_time():
     presence = Presence(CONFIG)
     for t in timeline(1.0):
@@ -293,7 +328,7 @@ def test_the_minor_threshold_in_force_follows_the_context_window():
     motion, occupied, events, threshold = Presence(config).process(times, scores, return_threshold=True)
     entered_s = next(e.time_s for e in events if e.event == "occupied")
     left_s = next(e.time_s for e in events if e.event == "vacant")
-    last_clear_s = times[motion == "major"][-1]
+    last_clear_s = times[scores >= config.major_threshold][-1]  # the shown motion is held past it
     assert entered_s == pytest.approx(2.0 + 3 * HOP_S)
     assert set(threshold[times <= entered_s]) == {CONFIG.minor_threshold}  # judged before the state changed
     sensitive = (times > entered_s) & (times <= last_clear_s + config.sensitive_s)

@@ -241,6 +241,9 @@ class PresenceConfig(_Section):
         1800.0, ge=0, description="how long a clear (major or trusted minor) motion keeps the sensitive threshold"
     )
     confirm_frames: int = Field(3, ge=1, description="consecutive frames over a threshold that make a motion")
+    release_frames: int = Field(
+        50, ge=1, description="consecutive frames without one that end a motion (1 s at the 20 ms hop; 1: at once)"
+    )
     hold_s: float = Field(180.0, gt=0, description="an occupied room turns vacant after this long without motion")
     departure_vacancy_s: float = Field(
         60.0, gt=0, description="vacancy this long after a major motion flagged as leaving, with nothing since"

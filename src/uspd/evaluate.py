@@ -20,7 +20,8 @@ What is measured (the report states the same definitions):
   leaves are counted as missed. Also from the onset of every major and minor event to
   the first motion frame within it (or the tolerance after it).
 - **False alarms per hour** in empty rooms, per distractor: motion onsets (frames where
-  the chain's motion turns on from none) and ``occupied`` events, after the first
+  the chain's motion turns on from none; it turns off only after ``release_frames``
+  without one, so a flickering score is one onset) and ``occupied`` events, after the first
   :data:`WARMUP_S` of each scene (a device runs for days and settles once; every scene
   here starts it afresh). Zero alarms in T hours is not a rate of zero: the one-sided
   95 % Poisson upper bound is given (≈ 3 / T).
@@ -29,7 +30,8 @@ What is measured (the report states the same definitions):
   delay until it says vacant.
 - **DET.** Detection rate (major and minor events) against false-alarm onsets per hour
   as the score threshold sweeps. The sweep replays the cached per-frame scores through
-  threshold + ``confirm_frames`` debounce, the detector alone without the presence
+  threshold + the presence machine's debounce (``confirm_frames`` on, ``release_frames``
+  off), the detector alone without the presence
   machine's context-dependent sensitivity, so it costs no re-rendering. The chain's own
   operating point (defaults, with context) is marked beside it.
 - **False alarms at equal detection.** From the sweep: for each level in
@@ -276,14 +278,15 @@ def onsets(active: np.ndarray) -> np.ndarray:
     return spans(active)[0]
 
 
-def debounce(over: np.ndarray, confirm_frames: int) -> np.ndarray:
-    """True from the ``confirm_frames``-th consecutive True on, as the presence machine
-    confirms motion."""
+def debounce(over: np.ndarray, confirm_frames: int, release_frames: int = 1) -> np.ndarray:
+    """True from the ``confirm_frames``-th consecutive True on, until the ``release_frames``-th
+    consecutive frame that confirms nothing, as the presence machine shows motion."""
     over = np.asarray(over, dtype=bool)
     count = np.concatenate([[0], np.cumsum(over)])
-    out = np.zeros(over.shape, dtype=bool)
-    out[confirm_frames - 1 :] = count[confirm_frames:] - count[:-confirm_frames] == confirm_frames
-    return out
+    confirmed = np.zeros(over.shape, dtype=bool)
+    confirmed[confirm_frames - 1 :] = count[confirm_frames:] - count[:-confirm_frames] == confirm_frames
+    seen = np.concatenate([[0], np.cumsum(confirmed)])  # confirmed frames in the last release_frames
+    return seen[1:] - seen[np.maximum(np.arange(1, len(seen)) - release_frames, 0)] > 0
 
 
 def events_hit(start: np.ndarray, stop: np.ndarray, detected: np.ndarray, tolerance_frames: int) -> np.ndarray:
@@ -443,7 +446,7 @@ def _presence(scenes: list[SceneFrames], hop_s: float) -> dict:
     }
 
 
-def det_curve(scenes: list[SceneFrames], confirm_frames: int, tolerance_frames: int,
+def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: int, tolerance_frames: int,
               thresholds: tuple[float, ...] = DET_THRESHOLDS) -> dict:
     """Event detection rates on human scenes and false-alarm onsets per hour on empty
     scenes, per score threshold (threshold + debounce: see the module docstring)."""
@@ -456,7 +459,7 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, tolerance_frames: 
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
                               "major_near_rate": [], "false_alarms_per_hour": []}
     for threshold in thresholds:
-        moving = {id(s): debounce(s.score >= threshold, confirm_frames) for s in scenes}
+        moving = {id(s): debounce(s.score >= threshold, confirm_frames, release_frames) for s in scenes}
         for kind, per_scene in events.items():
             hits = np.concatenate([np.zeros(0, bool)] + [events_hit(a, b, moving[id(s)], tolerance_frames)
                                                          for s, (a, b) in zip(human, per_scene)])
@@ -492,7 +495,7 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
     human = [s for s in scenes if s.job.is_human]
     detection = {kind: motion_events(human, kind, tolerance_frames) for kind in ("major", "minor")}
     false_alarms = _false_alarms(scenes, settings.distractors)
-    det = det_curve(scenes, config.presence.confirm_frames, tolerance_frames)
+    det = det_curve(scenes, config.presence.confirm_frames, config.presence.release_frames, tolerance_frames)
     det["chain_operating_point"] = {
         "false_alarms_per_hour": false_alarms[-1]["motion"]["per_hour"],
         "major_rate": detection["major"]["rate"], "minor_rate": detection["minor"]["rate"],
@@ -672,7 +675,8 @@ def _markdown(summary: dict) -> str:
         "## DET: detection rate against false alarms",
         "",
         "The score threshold sweeps from 0.02 to 0.98; each point replays the cached scores through threshold + "
-        f"{summary['config']['presence']['confirm_frames']}-frame debounce (the detector alone, without the presence "
+        f"{summary['config']['presence']['confirm_frames']} frames to confirm a motion and "
+        f"{summary['config']['presence']['release_frames']} to end one (the detector alone, without the presence "
         "machine's context-dependent sensitivity). The marker is the chain's own operating point.",
         "",
         "![DET curve](det.png)" if _has_people(summary) else "",

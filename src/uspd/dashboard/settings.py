@@ -49,6 +49,7 @@ EDITABLE: tuple[Setting, ...] = (
     Setting("presence", "sensitive_threshold", "Small motion threshold while occupied", "Sensitivity", "score", 0.01),
     Setting("presence", "sensitive_s", "Raised sensitivity lasts", "Sensitivity", "s", 60),
     Setting("presence", "confirm_frames", "Frames that confirm a motion", "Sensitivity", "hops", 1),
+    Setting("presence", "release_frames", "Frames without motion that end one", "Sensitivity", "hops", 1),
     Setting("presence", "hold_s", "Vacant after no motion for", "Timing", "s", 10),
     Setting("presence", "departure_vacancy_s", "Vacant after someone leaves", "Timing", "s", 5),
     Setting("presence", "minor_occupy_s", "Small motion that occupies an empty room", "Timing", "s", 0.5),

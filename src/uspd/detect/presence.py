@@ -7,7 +7,11 @@ behind "occupied" and "vacant" (defaults in :class:`~uspd.config.PresenceConfig`
 - **Motion per frame**: ``major`` (walking) once ``confirm_frames`` consecutive frames
   reach ``major_threshold``; ``minor`` (a seated person's small motion) once they reach
   ``minor_threshold``. The debounce drops single-frame spikes and costs
-  ``confirm_frames - 1`` hops of latency (40 ms at the defaults).
+  ``confirm_frames - 1`` hops of latency (40 ms at the defaults). Motion ends at the
+  ``release_frames``-th consecutive frame that makes none (1 s at the defaults): a pet or
+  fan whose score hovers at a threshold gives one onset, not one per flicker. Held frames
+  are not evidence: only frames that make a motion renew the timers below and gather
+  minor motion.
 - **Context-dependent sensitivity**: while occupied, minor motion counts from the lower
   ``sensitive_threshold`` within ``sensitive_s`` of the last *clear* motion (major, or
   minor over ``minor_threshold``). Faint motion holds presence but does not renew the
@@ -78,6 +82,7 @@ class Presence:
         self._occupied = False
         self._motion: MotionKind = "none"
         self._runs = {"major": 0, "minor": 0, "sensitive": 0}  # consecutive frames at or over each threshold
+        self._quiet_frames = 0  # consecutive frames that made no motion
         self._last_motion_s = -math.inf
         self._context_s = -math.inf  # last clear motion: opens the sensitive window
         self._departing = False
@@ -91,7 +96,7 @@ class Presence:
 
     @property
     def motion(self) -> MotionKind:
-        """The motion class of the latest frame (after debouncing)."""
+        """The motion class shown after the latest frame (debounced, held through short gaps)."""
         return self._motion
 
     @property
@@ -129,11 +134,13 @@ class Presence:
             motion = "minor"
         else:
             motion = "none"
+        self._quiet_frames = self._quiet_frames + 1 if motion == "none" else 0
+        shown = self._motion if 0 < self._quiet_frames < c.release_frames else motion
 
         events = []
-        if _RANK[motion] > _RANK[self._motion]:
-            events.append(Event(time_s, "motion", motion, score))
-        self._motion = motion
+        if _RANK[shown] > _RANK[self._motion]:
+            events.append(Event(time_s, "motion", shown, score))
+        self._motion = shown
         if motion != "none":
             self._last_motion_s = time_s
             if not leaving:
