@@ -127,6 +127,9 @@ def test_false_onsets_skip_the_warm_up_and_occupied_time():
     occupied[700:900] = True
     assert time_s[10] < WARMUP_S
     assert false_onsets(active, occupied, time_s) == 1
+    active[200:300] = True  # on from 4 s, through the warm-up's end at 5 s: stuck on is an alarm too
+    assert time_s[200] < WARMUP_S < time_s[299]
+    assert false_onsets(active, occupied, time_s) == 2
 
 
 def test_det_curve_falls_as_the_threshold_rises():

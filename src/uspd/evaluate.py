@@ -355,14 +355,30 @@ def rate_per_hour(count: int, hours: float) -> dict:
 
 
 def false_onset_frames(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndarray) -> np.ndarray:
-    """Frame indices of the onsets of ``active`` after the warm-up where nobody is in the room."""
-    starts = onsets(active)
-    return starts[~truth_occupied[starts] & (time_s[starts] > WARMUP_S)]
+    """Frame indices of the onsets of ``active`` after the warm-up where nobody is in the room;
+    one already on when the warm-up ends counts there (a flag stuck on is an alarm too)."""
+    first = int(np.searchsorted(time_s, WARMUP_S, side="right"))
+    starts = onsets(active[first:]) + first
+    return starts[~truth_occupied[starts]]
 
 
 def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndarray) -> int:
     """How many false onsets (:func:`false_onset_frames`)."""
     return len(false_onset_frames(active, truth_occupied, time_s))
+
+
+def false_alarm_row(scenes: list[SceneFrames]) -> dict:
+    """False motion onsets and `occupied` events per hour over empty-room scenes, and the share of
+    their time with motion shown: onsets alone would praise a flag stuck on."""
+    hours = sum(s.alarm_hours for s in scenes)
+    counted = [(s.time_s > WARMUP_S) & ~s.truth_occupied for s in scenes]
+    frames = sum(int(c.sum()) for c in counted)
+    return {
+        "hours": hours,
+        "motion": rate_per_hour(sum(false_onsets(s.moving, s.truth_occupied, s.time_s) for s in scenes), hours),
+        "occupied": rate_per_hour(sum(false_onsets(s.occupied, s.truth_occupied, s.time_s) for s in scenes), hours),
+        "motion_shown": sum(int(s.moving[c].sum()) for s, c in zip(scenes, counted)) / frames if frames else None,
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -402,12 +418,7 @@ def _latency(scenes: list[SceneFrames]) -> dict:
 def _false_alarms(scenes: list[SceneFrames], distractors: tuple[str, ...]) -> list[dict]:
     """One row per chosen distractor, then one for all of them together."""
     def row(distractor: str, names: tuple[str, ...], mine: list[SceneFrames]) -> dict:
-        hours = sum(s.alarm_hours for s in mine)
-        return {
-            "distractor": distractor, "scenarios": list(names), "scenes": len(mine), "hours": hours,
-            "motion": rate_per_hour(sum(false_onsets(s.moving, s.truth_occupied, s.time_s) for s in mine), hours),
-            "occupied": rate_per_hour(sum(false_onsets(s.occupied, s.truth_occupied, s.time_s) for s in mine), hours),
-        }
+        return {"distractor": distractor, "scenarios": list(names), "scenes": len(mine)} | false_alarm_row(mine)
 
     empty = [s for s in scenes if not s.job.is_human]
     rows = [row(group, DISTRACTORS[group], [s for s in empty if s.job.group == group]) for group in distractors]
@@ -639,17 +650,18 @@ def _markdown(summary: dict) -> str:
         "## False alarms per hour in empty rooms",
         "",
         "Motion onsets (the chain's motion turning on from none) and `occupied` events while nobody is in the room, "
-        f"counted after the first {st['warmup_s']:g} s of each scene (the detector settling; hours exclude it). "
-        "In brackets: the one-sided 95 % Poisson upper bound (≈ 3 / hours when no alarm was seen).",
+        f"counted after the first {st['warmup_s']:g} s of each scene (the detector settling; hours exclude it; a "
+        "motion or `occupied` already on when it ends counts once). In brackets: the one-sided 95 % Poisson upper "
+        "bound (≈ 3 / hours when no alarm was seen). Motion shown: the share of that time the chain showed motion.",
         "",
-        "| distractor | scenarios | scenes | hours | motion onsets | per hour | occupied events | per hour |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| distractor | scenarios | scenes | hours | motion onsets | per hour | occupied events | per hour | motion shown |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in summary["false_alarms"]:
         lines.append(
             f"| {row['distractor']} | {', '.join(row['scenarios'])} | {row['scenes']} | {row['hours']:.3g} | "
             f"{row['motion']['count']} | {_rate(row['motion'])} | {row['occupied']['count']} | "
-            f"{_rate(row['occupied'])} |"
+            f"{_rate(row['occupied'])} | {_pct(row['motion_shown'])} |"
         )
     presence = summary["presence"]
     lines += [
@@ -778,6 +790,7 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
     for i, fa in enumerate(first["false_alarms"]):
         lines.append(row(f"{fa['distractor']} ({fa['hours']:.2g} h)", lambda s, i=i: _rate(s["false_alarms"][i]["motion"])))
     lines.append(row("**false `occupied` events, all**", lambda s: _rate(s["false_alarms"][-1]["occupied"])))
+    lines.append(row("**empty-room time with motion shown, all**", lambda s: _pct(s["false_alarms"][-1]["motion_shown"])))
     lines += ["", "## Presence over occupied time", "", header, rule]
     for kind in first["presence"]["per_kind"]:
         lines.append(row(kind, lambda s, kind=kind: _pct(s["presence"]["per_kind"][kind]["occupied_accuracy"])))

@@ -35,8 +35,8 @@ import numpy as np
 
 from uspd.config import Config
 from uspd.evaluate import (
-    EMPTY_SCENE_S, HELD_OUT_SEED_START, HUMAN_SCENE_S, TOLERANCE_S, SceneFrames, SceneJob, false_onsets,
-    motion_events, rate_per_hour, run_scene,
+    EMPTY_SCENE_S, HELD_OUT_SEED_START, HUMAN_SCENE_S, TOLERANCE_S, SceneFrames, SceneJob, false_alarm_row,
+    motion_events, run_scene,
 )
 from uspd.parallel import map_jobs
 from uspd.physics import power_to_db
@@ -163,10 +163,7 @@ def summarize(results: list[dict], jobs: list[SceneJob], settings: StudySettings
         }
         hours = sum(r["music"]["neural/on"].alarm_hours for _, r in empty)
         summary["false_alarms"] = {"hours": hours} | {
-            render: {label: {
-                "motion": rate_per_hour(sum(false_onsets(f.moving, f.truth_occupied, f.time_s) for f in frames), hours),
-                "occupied": rate_per_hour(sum(false_onsets(f.occupied, f.truth_occupied, f.time_s) for f in frames), hours),
-            } for label, frames in _by_label([r[render] for _, r in empty]).items()}
+            render: {label: false_alarm_row(frames) for label, frames in _by_label([r[render] for _, r in empty]).items()}
             for render in ("music", "quiet")
         }
     if walks:
@@ -228,12 +225,14 @@ def _markdown(summary: dict) -> str:
         fa = summary["false_alarms"]
         hours = fa["hours"]
         lines += [f"## False alarms per hour, empty rooms ({hours:.2f} h counted; the same rooms without music beside)", "",
-                  "| chain | motion onsets/h, music | without music | `occupied`/h, music | without music |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| chain | motion onsets/h, music | without music | `occupied`/h, music | without music | "
+                  "motion shown, music | without music |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for label in fa["music"]:
             m, q = fa["music"][label], fa["quiet"][label]
             lines.append(f"| {_chain(label)} | {_rate(m['motion'])} | {_rate(q['motion'])} | "
-                         f"{_rate(m['occupied'])} | {_rate(q['occupied'])} |")
+                         f"{_rate(m['occupied'])} | {_rate(q['occupied'])} | {_pct(m['motion_shown'])} | "
+                         f"{_pct(q['motion_shown'])} |")
         lines.append("")
     if "major_detection" in summary:
         det = summary["major_detection"]
