@@ -143,6 +143,8 @@ def test_det_curve_falls_as_the_threshold_rises():
     assert det["minor_rate"] == [None] * 5  # no minor events in these scenes
     fa = det["false_alarms_per_hour"]
     assert fa[0] > fa[2] > 0 and fa[-1] == 0.0  # empty-room scores never reach 0.8
+    shown = det["motion_shown"]
+    assert 1.0 >= shown[0] > shown[2] > 0 and shown[-1] == 0.0
 
 
 def test_equal_detection_counts_walks_within_range_and_takes_the_quietest_threshold():
@@ -253,14 +255,15 @@ def test_comparison_puts_detectors_side_by_side_at_equal_detection(tiny_report, 
     one.pop("command")
     two = json.loads(json.dumps(one))
     for point in one["det"]["at_equal_detection"]:
-        point.update(threshold=0.5, major_near_rate=1.0, false_alarms_per_hour=30.0)
+        point.update(threshold=0.5, major_near_rate=1.0, false_alarms_per_hour=30.0, motion_shown=0.2)
     for point in two["det"]["at_equal_detection"]:
-        point.update(threshold=0.25, major_near_rate=1.0, false_alarms_per_hour=3.0)
-    two["det"]["at_equal_detection"][-1].update(threshold=None, major_near_rate=None, false_alarms_per_hour=None)
+        point.update(threshold=0.25, major_near_rate=1.0, false_alarms_per_hour=3.0, motion_shown=0.001)
+    two["det"]["at_equal_detection"][-1].update(threshold=None, major_near_rate=None, false_alarms_per_hour=None,
+                                                motion_shown=None)
     write_comparison({"classic": one, "network": two}, tmp_path, "uspd evaluate --detector …")
     markdown = (tmp_path / "report.md").read_text()
-    assert "| ≥ 95.0 % | 30 (0.50) | 3 (0.25, 10.0×) |" in markdown
-    assert "| ≥ 99.0 % | 30 (0.50) | not reached |" in markdown
+    assert "| ≥ 95.0 % | 30 (0.50; 20.0 %) | 3 (0.25, 10.0×; 0.1 %) |" in markdown
+    assert "| ≥ 99.0 % | 30 (0.50; 20.0 %) | not reached |" in markdown
     assert (tmp_path / "det.png").exists() and (tmp_path / "network" / "report.md").exists()
 
 

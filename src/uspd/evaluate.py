@@ -367,17 +367,23 @@ def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndar
     return len(false_onset_frames(active, truth_occupied, time_s))
 
 
-def false_alarm_row(scenes: list[SceneFrames]) -> dict:
-    """False motion onsets and `occupied` events per hour over empty-room scenes, and the share of
-    their time with motion shown: onsets alone would praise a flag stuck on."""
-    hours = sum(s.alarm_hours for s in scenes)
+def shown_share(scenes: list[SceneFrames], moving: list[np.ndarray]) -> float | None:
+    """The share of the scenes' alarm time (after the warm-up, nobody in the room) with motion
+    shown: onsets alone would praise a flag stuck on."""
     counted = [(s.time_s > WARMUP_S) & ~s.truth_occupied for s in scenes]
     frames = sum(int(c.sum()) for c in counted)
+    return sum(int(m[c].sum()) for m, c in zip(moving, counted)) / frames if frames else None
+
+
+def false_alarm_row(scenes: list[SceneFrames]) -> dict:
+    """False motion onsets and `occupied` events per hour over empty-room scenes, and the share
+    of their time with motion shown."""
+    hours = sum(s.alarm_hours for s in scenes)
     return {
         "hours": hours,
         "motion": rate_per_hour(sum(false_onsets(s.moving, s.truth_occupied, s.time_s) for s in scenes), hours),
         "occupied": rate_per_hour(sum(false_onsets(s.occupied, s.truth_occupied, s.time_s) for s in scenes), hours),
-        "motion_shown": sum(int(s.moving[c].sum()) for s, c in zip(scenes, counted)) / frames if frames else None,
+        "motion_shown": shown_share(scenes, [s.moving for s in scenes]),
     }
 
 
@@ -459,8 +465,9 @@ def _presence(scenes: list[SceneFrames], hop_s: float) -> dict:
 
 def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: int, tolerance_frames: int,
               thresholds: tuple[float, ...] = DET_THRESHOLDS) -> dict:
-    """Event detection rates on human scenes and false-alarm onsets per hour on empty
-    scenes, per score threshold (threshold + debounce: see the module docstring)."""
+    """Event detection rates on human scenes, and false-alarm onsets per hour and the share of
+    time with motion shown on empty scenes, per score threshold (threshold + debounce: see
+    the module docstring)."""
     human = [s for s in scenes if s.job.is_human]
     empty = [s for s in scenes if not s.job.is_human]
     events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
@@ -468,7 +475,7 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
                                                  for s, (a, b) in zip(human, events["major"])])
     hours = sum(s.alarm_hours for s in empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
-                              "major_near_rate": [], "false_alarms_per_hour": []}
+                              "major_near_rate": [], "false_alarms_per_hour": [], "motion_shown": []}
     for threshold in thresholds:
         moving = {id(s): debounce(s.score >= threshold, confirm_frames, release_frames) for s in scenes}
         for kind, per_scene in events.items():
@@ -479,6 +486,7 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
                 curve["major_near_rate"].append(float(hits[near].mean()) if near.any() else None)
         alarms = sum(false_onsets(moving[id(s)], s.truth_occupied, s.time_s) for s in empty)
         curve["false_alarms_per_hour"].append(alarms / hours if hours else None)
+        curve["motion_shown"].append(shown_share(empty, [moving[id(s)] for s in empty]))
     curve["major_near_events"] = int(near.sum())
     curve["at_equal_detection"] = at_equal_detection(curve)
     return curve
@@ -495,7 +503,8 @@ def at_equal_detection(curve: dict, levels: tuple[float, ...] = EQUAL_DETECTION_
         best = min(reached, key=lambda i: (curve["false_alarms_per_hour"][i], -curve["thresholds"][i]), default=None)
         rows.append({"level": level, "threshold": None if best is None else curve["thresholds"][best],
                      "major_near_rate": None if best is None else curve["major_near_rate"][best],
-                     "false_alarms_per_hour": None if best is None else curve["false_alarms_per_hour"][best]})
+                     "false_alarms_per_hour": None if best is None else curve["false_alarms_per_hour"][best],
+                     "motion_shown": None if best is None else curve["motion_shown"][best]})
     return rows
 
 
@@ -703,9 +712,10 @@ def _markdown(summary: dict) -> str:
                          f"{'–' if fa is None else f'{fa:.3g}'} |")
     if _has_people(summary):
         lines += ["", _EQUAL_DETECTION_TEXT.format(near=det["major_near_events"], range_m=RANGE_GOAL_M), "",
-                  "| walking detected within range | threshold | detected | false alarms per hour |", "|---|---:|---:|---:|"]
-        lines += [f"| ≥ {_pct(row['level'])} | {_threshold(row)} | {_pct(row['major_near_rate'])} | {_per_hour(row)} |"
-                  for row in det["at_equal_detection"]]
+                  "| walking detected within range | threshold | detected | false alarms per hour | motion shown |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| ≥ {_pct(row['level'])} | {_threshold(row)} | {_pct(row['major_near_rate'])} | {_per_hour(row)} | "
+                  f"{_pct(row['motion_shown'])} |" for row in det["at_equal_detection"]]
     lines += ["", "Every number, the config and the list of scenes are in [report.json](report.json).", ""]
     return "\n".join(lines)
 
@@ -799,7 +809,8 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
         reference = labels[0]
         lines += ["", f"## False alarms at equal walking detection within {RANGE_GOAL_M:g} m", "",
                   _EQUAL_DETECTION_TEXT.format(near=first["det"]["major_near_events"], range_m=RANGE_GOAL_M)
-                  + f" In brackets: the threshold, and how many times fewer false alarms than {reference}.", "",
+                  + f" In brackets: the threshold, how many times fewer false alarms than {reference}, and the "
+                  "share of empty-room time with motion shown there.", "",
                   header, rule]
         for i, level in enumerate(EQUAL_DETECTION_LEVELS):
             base = first["det"]["at_equal_detection"][i]["false_alarms_per_hour"]
@@ -812,13 +823,13 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
 
 
 def _equal_detection_cell(point: dict, reference_per_hour: float | None) -> str:
-    """'rate (threshold, ratio×)': the ratio is the reference's rate over this one's, where both are defined
-    and this one is not 0."""
+    """'rate (threshold, ratio×; motion shown)': the ratio is the reference's rate over this one's, where
+    both are defined and this one is not 0."""
     if point["false_alarms_per_hour"] is None:
         return "not reached"
     mine = point["false_alarms_per_hour"]
     ratio = f", {reference_per_hour / mine:.1f}×" if reference_per_hour is not None and mine > 0 else ""
-    return f"{_per_hour(point)} ({_threshold(point)}{ratio})"
+    return f"{_per_hour(point)} ({_threshold(point)}{ratio}; {_pct(point['motion_shown'])})"
 
 
 def _plot_det(summaries: dict[str, dict], out_png: Path) -> None:
