@@ -24,6 +24,7 @@ from uspd.evaluate import (
     det_curve,
     distractor_rows,
     events_hit,
+    false_alarm_row,
     false_onsets,
     first_after_s,
     motion_events,
@@ -127,9 +128,16 @@ def test_false_onsets_skip_the_warm_up_and_occupied_time():
     occupied[700:900] = True
     assert time_s[10] < WARMUP_S
     assert false_onsets(active, occupied, time_s) == 1
-    active[200:300] = True  # on from 4 s, through the warm-up's end at 5 s: stuck on is an alarm too
-    assert time_s[200] < WARMUP_S < time_s[299]
-    assert false_onsets(active, occupied, time_s) == 2
+
+
+def test_a_flag_stuck_on_raises_no_onset_but_shows_motion_all_the_time():
+    stuck, flicker = _frames("empty_quiet", np.ones(1000)), _frames("empty_quiet", np.zeros(1000))
+    stuck = SceneFrames(**{**stuck.__dict__, "moving": np.ones(1000, bool)})  # on from the first frame
+    flicker.moving[::100] = True  # ten one-frame motions every 2 s, three in the warm-up
+    row = false_alarm_row([stuck, flicker])
+    assert row["motion"]["count"] == 7 and row["hours"] == pytest.approx(2 * (20.0 - WARMUP_S) / 3600)
+    counted = 2 * int(np.sum(stuck.time_s > WARMUP_S))
+    assert row["motion_shown"] == pytest.approx((counted / 2 + 7) / counted)
 
 
 def test_det_curve_falls_as_the_threshold_rises():
