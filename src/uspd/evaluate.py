@@ -24,16 +24,17 @@ What is measured (the report states the same definitions):
   without one, so a flickering score is one onset) and ``occupied`` events, after the first
   :data:`WARMUP_S` of each scene (a device runs for days and settles once; every scene
   here starts it afresh). Zero alarms in T hours is not a rate of zero: the one-sided
-  95 % Poisson upper bound is given (≈ 3 / T).
+  95 % Poisson upper bound is given (≈ 3 / T). Beside them, the share of that time with
+  motion shown: a flag stuck on raises no onsets.
 - **Presence.** Over the ground-truth occupied time of human scenes, the fraction of
   frames the chain also says occupied; after each departure in ``visit`` scenes, the
   delay until it says vacant.
 - **DET.** Detection rate (major and minor events) against false-alarm onsets per hour
   as the score threshold sweeps. The sweep replays the cached per-frame scores through
   threshold + the presence machine's debounce (``confirm_frames`` on, ``release_frames``
-  off), the detector alone without the presence
-  machine's context-dependent sensitivity, so it costs no re-rendering. The chain's own
-  operating point (defaults, with context) is marked beside it.
+  off), the detector alone without the presence machine's context-dependent sensitivity,
+  so it costs no re-rendering. The chain's own operating point (defaults, with context) is
+  marked beside it.
 - **False alarms at equal detection.** From the sweep: for each level in
   :data:`EQUAL_DETECTION_LEVELS`, the fewest false-alarm onsets per hour at any threshold
   where the detector still detects that share of walking events within
