@@ -101,7 +101,10 @@ def walk_scene(unit: Unit, range_m: float, carrier_hz: float, level_dbfs: float)
 
 
 def detect_walk(scene: Scene, config: Config) -> tuple[bool, float]:
-    """Run the chain on the walk: (motion reported during the walk, share of walking frames reported)."""
+    """Run the chain on the walk: (motion reported during the walk, share of walking frames
+    reported). Frames count as the detector makes them, without the presence machine's
+    release hold, which would fill the gaps that a weaker tone opens and this share measures."""
+    config = config.model_copy(update={"presence": config.presence.model_copy(update={"release_frames": 1})})
     spectrogram = scene_spectrogram(scene, config)
     detection = Detection(config, spectrogram.velocity_m_s)
     decisions = Decisions.concatenate([detection.process(*frames) for frames in iter_doppler(scene, config, spectrogram)])
