@@ -366,10 +366,14 @@ def false_onsets(active: np.ndarray, truth_occupied: np.ndarray, time_s: np.ndar
     return len(false_onset_frames(active, truth_occupied, time_s))
 
 
-def shown_share(scenes: list[SceneFrames], moving: list[np.ndarray]) -> float | None:
-    """The share of the scenes' alarm time (after the warm-up, nobody in the room) with motion
-    shown: onsets alone would praise a flag stuck on."""
-    counted = [(s.time_s > WARMUP_S) & ~s.truth_occupied for s in scenes]
+def alarm_frames(scenes: list[SceneFrames]) -> list[np.ndarray]:
+    """Per scene, the frames false alarms are counted over: after the warm-up, nobody in the room."""
+    return [(s.time_s > WARMUP_S) & ~s.truth_occupied for s in scenes]
+
+
+def shown_share(counted: list[np.ndarray], moving: list[np.ndarray]) -> float | None:
+    """The share of the counted frames (:func:`alarm_frames`) with motion shown: onsets alone
+    would praise a flag stuck on."""
     frames = sum(int(c.sum()) for c in counted)
     return sum(int(m[c].sum()) for m, c in zip(moving, counted)) / frames if frames else None
 
@@ -382,7 +386,7 @@ def false_alarm_row(scenes: list[SceneFrames]) -> dict:
         "hours": hours,
         "motion": rate_per_hour(sum(false_onsets(s.moving, s.truth_occupied, s.time_s) for s in scenes), hours),
         "occupied": rate_per_hour(sum(false_onsets(s.occupied, s.truth_occupied, s.time_s) for s in scenes), hours),
-        "motion_shown": shown_share(scenes, [s.moving for s in scenes]),
+        "motion_shown": shown_share(alarm_frames(scenes), [s.moving for s in scenes]),
     }
 
 
@@ -473,6 +477,7 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
     near = np.concatenate([np.zeros(0, bool)] + [event_distance_m(s.distance_m, a, b) < RANGE_GOAL_M
                                                  for s, (a, b) in zip(human, events["major"])])
     hours = sum(s.alarm_hours for s in empty)
+    counted = alarm_frames(empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
                               "major_near_rate": [], "false_alarms_per_hour": [], "motion_shown": []}
     for threshold in thresholds:
@@ -485,7 +490,7 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
                 curve["major_near_rate"].append(float(hits[near].mean()) if near.any() else None)
         alarms = sum(false_onsets(moving[id(s)], s.truth_occupied, s.time_s) for s in empty)
         curve["false_alarms_per_hour"].append(alarms / hours if hours else None)
-        curve["motion_shown"].append(shown_share(empty, [moving[id(s)] for s in empty]))
+        curve["motion_shown"].append(shown_share(counted, [moving[id(s)] for s in empty]))
     curve["major_near_events"] = int(near.sum())
     curve["at_equal_detection"] = at_equal_detection(curve)
     return curve
