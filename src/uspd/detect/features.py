@@ -24,7 +24,6 @@ alone and are flagged in ``missing`` so the detector can score them 0.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from uspd.physics import power_to_db
 
@@ -80,25 +79,12 @@ class DopplerFeatures:
         missing = ~power.any(axis=1)
         level_db = power_to_db(np.maximum(power @ self._pool, 1e-30)).astype(np.float32)
         out = np.zeros((len(power), N_BINS), dtype=np.float32)
-        with_data = np.flatnonzero(~missing)
-        if self._floor_db is None and len(with_data):  # start: the quiet part of the first frame, not a mover already there
-            first = level_db[with_data[0]]
-            self._floor_db = np.minimum(first, np.percentile(first, START_PERCENTILE) + START_MARGIN_DB)
-        if self._floor_db is not None:
-            _track_floor(level_db, missing, self._floor_db, self._rise, self._fall, out)
+        floor = self._floor_db
+        for i in np.flatnonzero(~missing):  # few NumPy calls per frame: this loop runs every hop
+            frame = level_db[i]
+            if floor is None:  # (re)start: the quiet part of this frame, not a mover already there
+                floor = np.minimum(frame, np.percentile(frame, START_PERCENTILE) + START_MARGIN_DB)
+            over = np.subtract(frame, floor, out=out[i])
+            floor += np.where(over > 0, self._rise, self._fall) * over
+        self._floor_db = floor
         return np.clip(out, *CLIP_DB) / DB_SCALE, missing
-
-
-@njit(cache=True)
-def _track_floor(level_db: np.ndarray, missing: np.ndarray, floor_db: np.ndarray, rise: float, fall: float,
-                 out: np.ndarray) -> None:
-    """Each frame with data: ``out`` = its dB over the floor, then the floor moves by the
-    rise or fall share of that (``floor_db`` updated in place). A recursion over frames,
-    compiled: it runs every hop, and NumPy spent ~20 µs a frame on it in calls."""
-    for i in range(level_db.shape[0]):
-        if missing[i]:
-            continue
-        for j in range(level_db.shape[1]):
-            over = level_db[i, j] - floor_db[j]
-            out[i, j] = over
-            floor_db[j] += (rise if over > 0 else fall) * over

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-from numba import njit
 from scipy import signal
 
 from uspd.config import FrontendConfig
@@ -55,7 +54,7 @@ class DopplerSpectrogram:
         self._zi = None
         self._pending = None
         self._consumed = int(round(start_s * self.rate_hz))  # samples before the pending buffer
-        self._tone_ref_db = np.nan  # the steady tone level, dB (none yet)
+        self._tone_ref_db: float | None = None  # the steady tone level, dB
         self._settle_left = 0  # frames still ringing after a level jump
         self._off_level_run = 0  # consecutive frames away from the steady level
         self.canceller.reset()
@@ -76,8 +75,7 @@ class DopplerSpectrogram:
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
             self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * inputs[None, :, :1]
             self._pending = np.zeros((n_mics + len(inputs), 0), dtype=np.complex64)
-        filtered = inputs.astype(np.complex128)
-        _sosfilt_rows(self._sos, filtered, self._zi)
+        filtered, self._zi = signal.sosfilt(self._sos, inputs, axis=-1, zi=self._zi)
         # raw samples ride along below the filtered ones: the frame means give the tone level;
         # a measured part's filtered samples below those
         n_pending = self._pending.shape[1]
@@ -136,15 +134,27 @@ class DopplerSpectrogram:
     def _steady_tone(self, tone_db: np.ndarray) -> np.ndarray:
         """Per frame: is the pilot tone at its steady level, with the clutter filter settled?
 
-        tone_db: (n_frames, 4) level of each quarter frame. The state (the steady level,
-        NaN before the first frame; frames left to settle; the run of off-level frames)
-        goes through :func:`_steady_frames` and back.
+        tone_db: (n_frames, 4) level of each quarter frame. A sequential state machine on
+        a few numbers per frame: plain Python floats, which beat NumPy calls at this size.
         """
-        valid = np.empty(len(tone_db), dtype=bool)
-        self._tone_ref_db, self._settle_left, self._off_level_run = _steady_frames(
-            tone_db, self._tone_ref_db, self._settle_left, self._off_level_run, self._tone_jump_db,
-            self._settle_frames, self._adopt_frames, self._tone_alpha, valid)
-        return valid
+        valid = [True] * len(tone_db)
+        for i, quarters_db in enumerate(tone_db.tolist()):
+            level_db = sum(quarters_db) / len(quarters_db)
+            if self._tone_ref_db is None:
+                self._tone_ref_db = level_db
+            if max(abs(q - self._tone_ref_db) for q in quarters_db) > self._tone_jump_db:
+                self._off_level_run += 1
+                self._settle_left = self._settle_frames
+                if self._off_level_run >= self._adopt_frames:  # a new steady level, not a glitch
+                    self._tone_ref_db, self._off_level_run = level_db, 0
+                valid[i] = False
+                continue
+            self._off_level_run = 0
+            self._tone_ref_db += self._tone_alpha * (level_db - self._tone_ref_db)
+            if self._settle_left > 0:
+                self._settle_left -= 1
+                valid[i] = False
+        return np.array(valid, dtype=bool)
 
     def compute(self, baseband: np.ndarray, start_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """A whole recording at once (its first sample at ``start_s``): same frames as streaming."""
@@ -158,53 +168,3 @@ def _mean_power(cells: np.ndarray) -> np.ndarray:
     """STFT cells (n_velocity, n_frames, n_mics) → power averaged over the mics, (n_frames, n_velocity)."""
     squares = squared_norm(cells)
     return np.divide(squares.T, cells.shape[-1], out=np.empty(squares.shape[::-1], dtype=squares.dtype))
-
-
-@njit(cache=True)
-def _sosfilt_rows(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-    """scipy.signal.sosfilt along the last axis of x (rows, n), in place, with its state zi
-    (n_sections, rows, 2) updated in place: the same transposed direct form II, operation
-    for operation, so the same numbers; compiled, as scipy's wrapper alone cost ~50 µs a
-    live block."""
-    for row in range(x.shape[0]):
-        for n in range(x.shape[1]):
-            value = x[row, n]
-            for s in range(sos.shape[0]):
-                out = sos[s, 0] * value + zi[s, row, 0]
-                zi[s, row, 0] = sos[s, 1] * value - sos[s, 4] * out + zi[s, row, 1]
-                zi[s, row, 1] = sos[s, 2] * value - sos[s, 5] * out
-                value = out
-            x[row, n] = value
-
-
-@njit(cache=True)
-def _steady_frames(tone_db: np.ndarray, ref_db: float, settle_left: int, off_level_run: int, jump_db: float,
-                   settle_frames: int, adopt_frames: int, alpha: float, valid: np.ndarray) -> tuple[float, int, int]:
-    """The steady-tone state machine of :meth:`DopplerSpectrogram._steady_tone`, frame by
-    frame: fills ``valid`` and returns the new state. A frame whose quarters stray more than
-    ``jump_db`` from the steady level is invalid and restarts the settling; after
-    ``adopt_frames`` such frames in a row their level becomes the steady one. Other frames
-    pull the level by ``alpha`` and stay invalid while the filter settles."""
-    for i in range(tone_db.shape[0]):
-        level_db = 0.0
-        for q in range(tone_db.shape[1]):
-            level_db += tone_db[i, q]
-        level_db /= tone_db.shape[1]
-        if np.isnan(ref_db):
-            ref_db = level_db
-        stray_db = 0.0
-        for q in range(tone_db.shape[1]):
-            stray_db = max(stray_db, abs(tone_db[i, q] - ref_db))
-        if stray_db > jump_db:
-            off_level_run += 1
-            settle_left = settle_frames
-            if off_level_run >= adopt_frames:  # a new steady level, not a glitch
-                ref_db, off_level_run = level_db, 0
-            valid[i] = False
-            continue
-        off_level_run = 0
-        ref_db += alpha * (level_db - ref_db)
-        valid[i] = settle_left == 0
-        if settle_left > 0:
-            settle_left -= 1
-    return ref_db, settle_left, off_level_run
