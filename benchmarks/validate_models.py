@@ -24,7 +24,7 @@ import onnxruntime
 
 from uspd.config import Config
 from uspd.detect.neural import CLASSES, motion_score
-from uspd.evaluate import DET_THRESHOLDS, TOLERANCE_S, debounce, events_hit, spans
+from uspd.evaluate import DET_THRESHOLDS, TOLERANCE_S, at_equal_detection, debounce, events_hit, spans
 from uspd.model.data import SEED_RANGES, SceneData, labeled_set
 from uspd.model.loop import LoopSettings, cached_render, stage_metrics
 
@@ -55,7 +55,7 @@ def missed_walks(scenes: list[SceneData], probabilities: list[np.ndarray], setti
     rows = []
     tolerance = int(round(TOLERANCE_S / hop_s))
     for scene, p, score in zip(scenes, probabilities, scene_scores(scenes, probabilities)):
-        moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames)
+        moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames, settings.release_frames)
         start, stop = spans(scene.target == CLASSES.index("major"))
         for a, b, hit in zip(start, stop, events_hit(start, stop, moving, tolerance)):
             if hit:
@@ -70,13 +70,13 @@ def missed_walks(scenes: list[SceneData], probabilities: list[np.ndarray], setti
 
 def equal_detection(scores: list[np.ndarray], scenes: list[SceneData], levels: list[float], hop_s: float) -> list[str]:
     """Per level of walking (major) detection: the fewest false onsets per hour of any
-    threshold of the evaluation's sweep that reaches it, as "rate (threshold)", "–" if none does."""
-    sweep = [(t, stage_metrics(scores, scenes, LoopSettings(alarm_threshold=float(t)), hop_s)) for t in DET_THRESHOLDS]
-    cells = []
-    for level in levels:
-        reached = [(m["false_onsets_per_hour"], t) for t, m in sweep if m["major_detected"] >= level - 1e-9]
-        cells.append("–" if not reached else "{:.1f} ({:.2f})".format(*min(reached)))
-    return cells
+    threshold of the evaluation's sweep that reaches it (the evaluation's rule, on all
+    walking events), as "rate (threshold)", "–" if none does."""
+    sweep = [stage_metrics(scores, scenes, LoopSettings(alarm_threshold=float(t)), hop_s) for t in DET_THRESHOLDS]
+    curve = {"thresholds": list(DET_THRESHOLDS), "major_detected": [m["major_detected"] for m in sweep],
+             "false_alarms_per_hour": [m["false_onsets_per_hour"] for m in sweep]}
+    return ["–" if point["threshold"] is None else f"{point['false_alarms_per_hour']:.1f} ({point['threshold']:.2f})"
+            for point in at_equal_detection(curve, tuple(levels), rate="major_detected")]
 
 
 def main() -> None:
@@ -89,15 +89,16 @@ def main() -> None:
     parser.add_argument("--equal-detection", type=float, nargs="+", metavar="SHARE",
                         help="also compare at these shares of walking events detected (e.g. 0.9 0.95)")
     args = parser.parse_args()
-    config, hop_s = Config(), Config().frontend.hop_s
+    config, hop_s, loop = Config(), Config().frontend.hop_s, LoopSettings()
     validation = cached_render(labeled_set(args.per_kind, SEED_RANGES["validation"]), config, args.cache, args.workers)
     probabilities = {path: onnx_probabilities(path, validation) for path in args.models}  # each network run once
-    rows = {path: stage_metrics(scene_scores(validation, p), validation, LoopSettings(), hop_s)
+    rows = {path: stage_metrics(scene_scores(validation, p), validation, loop, hop_s)
             for path, p in probabilities.items()}
     scenarios = list(next(iter(rows.values()))["false_onsets_per_hour_by_scenario"])
     hours = next(iter(rows.values()))["empty_hours"]
     print(f"Validation rooms: {args.per_kind} per kind (seeds {SEED_RANGES['validation']:,}…), {hours:.2f} h without "
-          "human motion; false motion onsets per hour, events detected (score ≥ 0.35 for 3 frames).\n")
+          f"human motion; false motion onsets per hour, events detected (score ≥ {loop.alarm_threshold:g} for "
+          f"{loop.confirm_frames} frames, held through gaps shorter than {loop.release_frames}).\n")
     print("| model | " + " | ".join(scenarios) + " | **all** | major detected | minor detected |")
     print("|---|" + "---:|" * (len(scenarios) + 3))
     for path, m in rows.items():
@@ -117,7 +118,7 @@ def main() -> None:
               f"end + {TOLERANCE_S:g} s):\n")
         print("| scene, seed | start (s) | length (s) | distance (m) | non-human activity | highest score | mean probabilities |")
         print("|---|---:|---:|---:|---|---:|---|")
-        print("\n".join(missed_walks(validation, probabilities[path], LoopSettings(), hop_s)))
+        print("\n".join(missed_walks(validation, probabilities[path], loop, hop_s)))
 
 
 if __name__ == "__main__":

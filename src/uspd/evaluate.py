@@ -496,19 +496,20 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
     return curve
 
 
-def at_equal_detection(curve: dict, levels: tuple[float, ...] = EQUAL_DETECTION_LEVELS) -> list[dict]:
-    """Per level: the sweep's point with the fewest false alarms per hour among those that
-    detect at least that share of walking events within RANGE_GOAL_M (threshold and rates
-    None where no threshold reaches it)."""
+def at_equal_detection(curve: dict, levels: tuple[float, ...] = EQUAL_DETECTION_LEVELS,
+                       rate: str = "major_near_rate") -> list[dict]:
+    """Per level: the sweep's point with the fewest false alarms per hour (the higher
+    threshold on a tie) among those whose ``rate`` — by default the share of walking events
+    within RANGE_GOAL_M — reaches the level: its threshold, rate, false alarms and, where
+    the curve has it, motion shown (None where no threshold reaches the level)."""
     rows = []
     for level in levels:
-        reached = [i for i, rate in enumerate(curve["major_near_rate"])
-                   if rate is not None and rate >= level and curve["false_alarms_per_hour"][i] is not None]
+        reached = [i for i, value in enumerate(curve[rate])
+                   if value is not None and value >= level and curve["false_alarms_per_hour"][i] is not None]
         best = min(reached, key=lambda i: (curve["false_alarms_per_hour"][i], -curve["thresholds"][i]), default=None)
-        rows.append({"level": level, "threshold": None if best is None else curve["thresholds"][best],
-                     "major_near_rate": None if best is None else curve["major_near_rate"][best],
-                     "false_alarms_per_hour": None if best is None else curve["false_alarms_per_hour"][best],
-                     "motion_shown": None if best is None else curve["motion_shown"][best]})
+        at = {key: None if best is None or key not in curve else curve[key][best]
+              for key in (rate, "false_alarms_per_hour", "motion_shown")}
+        rows.append({"level": level, "threshold": None if best is None else curve["thresholds"][best], **at})
     return rows
 
 

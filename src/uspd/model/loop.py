@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uspd.config import Config
+from uspd.config import Config, PresenceConfig
 from uspd.detect.features import N_BINS
 from uspd.detect.neural import CLASSES, motion_score
 from uspd.evaluate import TOLERANCE_S, WARMUP_S, debounce, events_hit, onsets, spans
@@ -55,8 +55,9 @@ class LoopSettings:
     context_s: float = 2.0  # kept either side of a mined stretch
     raw_music: bool = False  # the labeled set's music scenes also without the music canceller (see run_loop)
     pet_scene_s: float = DISTRACTOR_SCENE_S  # length of the labeled set's pet scenes (validation keeps the default)
-    alarm_threshold: float = 0.35  # validation: motion = score ≥ the presence machine's minor threshold
-    confirm_frames: int = 3
+    alarm_threshold: float = PresenceConfig().minor_threshold  # validation: motion = score ≥ this …
+    confirm_frames: int = PresenceConfig().confirm_frames  # … for this many frames, held through …
+    release_frames: int = PresenceConfig().release_frames  # … gaps shorter than this: as the presence machine shows it
     train: TrainSettings = field(default_factory=TrainSettings)
     workers: int = 1
 
@@ -177,7 +178,7 @@ def stage_metrics(scene_scores: list[np.ndarray], validation: list[SceneData], s
     hits = {"major": [], "minor": []}
     alarms, empty_frames = {}, {}
     for scene, score in zip(validation, scene_scores):
-        moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames)
+        moving = debounce(score >= settings.alarm_threshold, settings.confirm_frames, settings.release_frames)
         human = scene.target == CLASSES.index("major")
         human |= scene.target == CLASSES.index("minor")
         if not human.any():
@@ -305,7 +306,8 @@ def write_loop_report(report: dict, out_dir: Path, command: str) -> list[Path]:
         "# The long-tail loop", "", f"Made by `{command}`.", "",
         "## Each stage on validation rooms", "",
         f"Validation rooms have their own seeds ({SEED_RANGES['validation']:,}…); motion = score ≥ "
-        f"{report['settings']['alarm_threshold']} for {report['settings']['confirm_frames']} frames.", "",
+        f"{report['settings']['alarm_threshold']} for {report['settings']['confirm_frames']} frames, held through gaps "
+        f"shorter than {report['settings']['release_frames']} frames.", "",
         "| stage | training frames | false motion onsets / h (empty rooms) | major detected | minor detected | training time |",
         "|---|---:|---:|---:|---:|---:|",
     ]
