@@ -57,8 +57,8 @@ class Scored:
     distance_m: np.ndarray
 
 
-def _score(job: SceneJob, detector: str) -> Scored:
-    config = Config()
+def _score(job: SceneJob, detector: str, model: Path | None = None) -> Scored:
+    config = Config() if model is None else Config.model_validate({"detect": {"model": str(model)}})
     scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
     spectrogram = scene_spectrogram(scene, config)
     chain = DETECTORS[detector](config, spectrogram.velocity_m_s)
@@ -101,6 +101,7 @@ def _row(name: str, r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="neural")
+    parser.add_argument("--model", type=Path, default=None, help="the neural detector's ONNX file (default: the shipped one)")
     parser.add_argument("--scenes-per-kind", type=int, default=8)
     parser.add_argument("--hours", type=float, default=1.0, help="hours of empty-room distractor scenes")
     parser.add_argument("--workers", type=int, default=1)
@@ -110,7 +111,7 @@ def main() -> None:
     settings = EvaluationSettings(hours=args.hours, scenes_per_kind=args.scenes_per_kind)
     jobs = [replace(job, seed=job.seed - HELD_OUT_SEED_START + TUNING_SEED) for job in plan_scenes(settings)]
     assert max(job.seed for job in jobs) < HELD_OUT_SEED_START
-    scenes = map_jobs(partial(_score, detector=args.detector), jobs, args.workers, cost=lambda job: job.duration_s,
+    scenes = map_jobs(partial(_score, detector=args.detector, model=args.model), jobs, args.workers, cost=lambda job: job.duration_s,
                       on_done=lambda job, _: print(f"scored {job.name} {job.seed}", flush=True))
 
     current = Config().presence
@@ -133,7 +134,8 @@ def main() -> None:
     lines = [
         f"Presence tuning for the `{args.detector}` detector on tuning seeds from {TUNING_SEED}: "
         f"{args.scenes_per_kind} scenes per human kind, {hours:.2f} h of empty rooms. Command: "
-        f"`python benchmarks/tune_presence.py --detector {args.detector} --scenes-per-kind {args.scenes_per_kind} "
+        f"`python benchmarks/tune_presence.py --detector {args.detector}"
+        f"{'' if args.model is None else f' --model {args.model}'} --scenes-per-kind {args.scenes_per_kind} "
         f"--hours {args.hours:g}`.",
         "",
         f"Current setting: {', '.join(f'{k} {getattr(current, k):g}' for k in GRID)}. Candidates that raise no "
