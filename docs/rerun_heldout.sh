@@ -43,5 +43,6 @@ step "presence tuning" python benchmarks/tune_presence.py --detector neural --sc
     --out docs/evaluation/presence-tuning-neural.md
 step "calibration tuning" python benchmarks/tune_calibration.py --units 30 --out docs/calibration/tuning.md
 step "calibration study" uspd calibrate --study --units 50 --out docs/calibration
+rm -rf docs/dutycycle/windows  # its cached windows hold the old chain's results
 step "duty cycle" uspd dutycycle --seed 1000001 --out docs/dutycycle
 echo "all pages re-made; git diff docs/ shows what moved"

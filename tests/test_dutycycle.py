@@ -102,6 +102,23 @@ def test_day_cache_belongs_to_one_scene_and_config(tmp_path):
         run_day(scene, other, tmp_path)
 
 
+def test_day_cache_notices_a_network_replaced_in_place(tmp_path):
+    import shutil
+
+    from uspd.detect.neural import default_model_path
+    from uspd.dutycycle import run_day
+
+    model = tmp_path / "motion.onnx"
+    shutil.copy(default_model_path(), model)
+    config = CONFIG.model_copy(update={"detect": CONFIG.detect.model_copy(update={"detector": "neural", "model": model})})
+    scene = build_scene("empty_quiet", 1, duration_s=5.0)
+    run_day(scene, config, tmp_path / "day")
+    run_day(scene, config, tmp_path / "day")  # the same network: the cache is reused
+    shutil.copy(default_model_path().with_name("seed.fp32.onnx"), model)  # same path and config, other weights
+    with pytest.raises(ValueError, match="another scene or config"):
+        run_day(scene, config, tmp_path / "day")
+
+
 def test_duty_cycle_periods_changed_live_reach_the_scheduler(tmp_path):
     """The dashboard's settings path: new periods given to the chain are the ones the
     scheduler switches by (an off period of 5 s instead of 10 s)."""

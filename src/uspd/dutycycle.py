@@ -19,6 +19,7 @@ continuous) and false vacancies (vacant declared while someone is in the room).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from uspd.config import Config
+from uspd.detect.neural import default_model_path
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.emission import DutyCycler, DutyStats, GatedFrames, ToneGate, duty_stats
 from uspd.sim.labels import label_scene
@@ -177,6 +179,15 @@ def summarize_day(day_s: float, windows: list[tuple[float, float]], results: lis
     return out
 
 
+def _network_digest(config: Config) -> str | None:
+    """SHA-256 of the network file the chain runs (None for the baseline): a model replaced
+    in place leaves the config as it was, and must not reuse windows cached with the old one."""
+    if config.detect.detector != "neural":
+        return None
+    path = Path(config.detect.model) if config.detect.model is not None else default_model_path()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def run_day(scene: Scene, config: Config, out_dir: Path, *, on_seconds: Callable[[float], None] | None = None) -> dict:
     """Every window in both modes (cached in ``out_dir/windows``), then the summary.
     ``on_seconds(s)`` as scene seconds are done (rendered or found in the cache)."""
@@ -185,7 +196,7 @@ def run_day(scene: Scene, config: Config, out_dir: Path, *, on_seconds: Callable
     cache = out_dir / "windows"
     cache.mkdir(parents=True, exist_ok=True)
     key = json.loads(json.dumps({"scene": scene.name, "seed": scene.seed, "duration_s": scene.duration_s,
-                                 "config": config.model_dump(mode="json")}))
+                                 "config": config.model_dump(mode="json"), "network": _network_digest(config)}))
     key_path = cache / "key.json"
     if key_path.exists() and json.loads(key_path.read_text()) != key:
         raise ValueError(f"{cache} holds windows of another scene or config; use another --out or delete it")
