@@ -6,7 +6,8 @@
 #
 # Usage: bash docs/rerun_heldout.sh [--quick]
 #   --quick: the quiet-room run over its first 10 h instead of 315 h (2 min instead of 46).
-# About 100 min on 2 cores with --quick, 2.5 h without; each step prints its wall time.
+# About 100 min on 2 cores with --quick, 2.5 h without (the sum of the pages' own timings; not
+# yet timed as one run); each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet_hours=315
