@@ -140,22 +140,6 @@ def test_stage_metrics_count_onsets_per_scenario_after_the_warm_up():
     assert m["major_detected"] == 1.0 and m["minor_detected"] is None  # no minor events to detect
 
 
-def test_longer_labeled_pet_scenes_continue_the_short_ones():
-    from uspd.model.data import DISTRACTOR_SCENE_S, PET_SCENARIOS, labeled_set
-    from uspd.sim.movers import Pet
-    from uspd.sim.scenarios import build_scene
-
-    default, longer = labeled_set(2), labeled_set(2, pet_scene_s=240.0)
-    assert [s.name for s in default] == [s.name for s in longer]
-    for short, long in zip(default, longer):
-        assert long.duration_s == (240.0 if short.name in PET_SCENARIOS else short.duration_s)
-    assert {s.duration_s for s in default if s.name in PET_SCENARIOS} == {DISTRACTOR_SCENE_S}
-    t_s = np.arange(0.0, DISTRACTOR_SCENE_S, 0.5)
-    for name in PET_SCENARIOS:
-        pets = [next(m for m in build_scene(name, 1, duration_s=d).movers if isinstance(m, Pet)) for d in (60.0, 240.0)]
-        assert np.asarray(pets[0].motion(t_s)).astype(bool).any()  # seed 1: the pet walks within the first minute
-        np.testing.assert_array_equal(pets[0].motion(t_s), pets[1].motion(t_s))
-        np.testing.assert_allclose(pets[0].scatterers(t_s, np.zeros(3)).positions_m,
-                                   pets[1].scatterers(t_s, np.zeros(3)).positions_m)
+def test_loop_settings_reject_pet_scenes_without_length():
     with pytest.raises(ValueError, match="positive"):
         LoopSettings(pet_scene_s=0.0)

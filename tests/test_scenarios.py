@@ -275,3 +275,21 @@ def test_walk_in_labels_follow_the_person(seed):
     assert np.median(np.abs(approach - radial[walking])) < 0.05
     staying = slice(walk_end + 50, len(labels))  # stood or sat down: postural sway only
     assert np.abs(radial[staying]).max() < 0.1
+
+
+def test_longer_labeled_pet_scenes_continue_the_short_ones():
+    from uspd.model.data import DISTRACTOR_SCENE_S, PET_SCENARIOS, labeled_set
+    from uspd.sim.movers import Pet
+
+    default, longer = labeled_set(2), labeled_set(2, pet_scene_s=240.0)
+    assert [s.name for s in default] == [s.name for s in longer]
+    for short, long in zip(default, longer):
+        assert long.duration_s == (240.0 if short.name in PET_SCENARIOS else short.duration_s)
+    assert {s.duration_s for s in default if s.name in PET_SCENARIOS} == {DISTRACTOR_SCENE_S}
+    t_s = np.arange(0.0, DISTRACTOR_SCENE_S, 0.5)
+    for name in PET_SCENARIOS:
+        pets = [next(m for m in build_scene(name, 1, duration_s=d).movers if isinstance(m, Pet)) for d in (60.0, 240.0)]
+        assert np.asarray(pets[0].motion(t_s)).astype(bool).any()  # seed 1: the pet walks within the first minute
+        np.testing.assert_array_equal(pets[0].motion(t_s), pets[1].motion(t_s))
+        np.testing.assert_allclose(pets[0].scatterers(t_s, np.zeros(3)).positions_m,
+                                   pets[1].scatterers(t_s, np.zeros(3)).positions_m)
