@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from uspd.config import Config
-from uspd.detect.neural import default_model_path
+from uspd.detect.neural import model_file
 from uspd.detect.pipeline import Decisions, Detection
 from uspd.emission import DutyCycler, DutyStats, GatedFrames, ToneGate, duty_stats
 from uspd.sim.labels import label_scene
@@ -184,8 +184,7 @@ def _network_digest(config: Config) -> str | None:
     in place leaves the config as it was, and must not reuse windows cached with the old one."""
     if config.detect.detector != "neural":
         return None
-    path = Path(config.detect.model) if config.detect.model is not None else default_model_path()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(model_file(config.detect.model).read_bytes()).hexdigest()
 
 
 def run_day(scene: Scene, config: Config, out_dir: Path, *, on_seconds: Callable[[float], None] | None = None) -> dict:

@@ -36,6 +36,11 @@ def default_model_path() -> Path:
     return Path(str(resources.files("uspd") / "models" / DEFAULT_MODEL))
 
 
+def model_file(model_path: Path | str | None) -> Path:
+    """The network file a ``[detect] model`` setting names: the shipped one when unset."""
+    return Path(model_path) if model_path is not None else default_model_path()
+
+
 def motion_score(probabilities: np.ndarray) -> np.ndarray:
     """Class probabilities (n_frames, classes) → expected motion level in [0, 1]."""
     return probabilities[:, CLASSES.index("major")] + 0.5 * probabilities[:, CLASSES.index("minor")]
@@ -62,7 +67,7 @@ class NeuralDetector:
                  warmup_s: float = 1.0, threads: int = 1) -> None:
         import onnxruntime
 
-        path = Path(model_path) if model_path is not None else default_model_path()
+        path = model_file(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"no model at {path}: make one with `uspd mine` or use --detector baseline")
         options = onnxruntime.SessionOptions()
