@@ -1,16 +1,23 @@
-"""Tune the presence machine's thresholds for one detector on tuning seeds, fairly.
+"""Tune the presence machine's thresholds, and choose between networks, on tuning seeds.
 
     python benchmarks/tune_presence.py --detector neural --out docs/evaluation/presence-tuning-neural.md
+    python benchmarks/tune_presence.py --model src/uspd/models/motion.fp32.onnx --model NEW.onnx \
+        --scenes-per-kind 24 --hours 6 --workers 2
 
 The presence thresholds live on the detector's score scale, so each detector needs its
 own. This renders the evaluation's scene plan (every human kind, every distractor row)
 with tuning seeds from 1000 (never the held-out seeds ≥ 1,000,000, never a training
-set's), runs the detector once per scene and caches its scores, then replays every
+set's) once, runs each network on every scene and caches the scores, then replays every
 candidate presence setting through the presence machine and scores it with the
-evaluation's own summary. A candidate qualifies if it raises no more false `occupied`
-events per hour than the current setting and sees as much walking; the best qualifying
-one by presence over occupied time is printed; a setting worth taking goes into the
-config's defaults by hand, and `uspd evaluate` then judges it on held-out rooms.
+evaluation's own summary.
+
+The rule (docs/evaluation.md, "Presence thresholds for the network"): the reference is
+the first network at the current setting. A (network, setting) pair qualifies if it is no
+worse than the reference on every one of walking seen, minor motion seen, false motion
+onsets per hour, false `occupied` per hour, presence over occupied time, and arrivals
+never reported occupied. Among those, the fewest false `occupied` per hour wins, then the
+fewest false onsets, then the best presence. A winner goes into the config's defaults
+(and the package's model) by hand, and `uspd evaluate` then judges it on held-out rooms.
 """
 
 from __future__ import annotations
@@ -57,19 +64,25 @@ class Scored:
     distance_m: np.ndarray
 
 
-def _score(job: SceneJob, detector: str, model: Path | None = None) -> Scored:
-    config = Config() if model is None else Config.model_validate({"detect": {"model": str(model)}})
+def _score(job: SceneJob, detector: str, models: tuple[Path | None, ...]) -> list[Scored]:
+    """Render the scene once and run each network over it (one entry per model, in order)."""
     scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
+    config = Config()
     spectrogram = scene_spectrogram(scene, config)
-    chain = DETECTORS[detector](config, spectrogram.velocity_m_s)
-    parts = [(chain.process(power), times) for power, times in iter_doppler(scene, config, spectrogram)]
-    time_s = np.concatenate([t for _, t in parts])
-    score = np.concatenate([f.score for f, _ in parts])
-    leaving = np.concatenate([f.centroid_m_s for f, _ in parts]) < -LEAVING_M_S
     truth = label_scene(scene, config.frontend.hop_s)
+    chains = [DETECTORS[detector](Config() if model is None else Config.model_validate({"detect": {"model": str(model)}}),
+                                  spectrogram.velocity_m_s) for model in models]
+    parts = [(times, [chain.process(power) for chain in chains]) for power, times in iter_doppler(scene, config, spectrogram)]
+    time_s = np.concatenate([t for t, _ in parts])
     keep, row = truth.rows_at(time_s, config.frontend.hop_s)
-    return Scored(job, scene.device.array, scene.carrier_hz, scene.level_dbfs, time_s[keep], score[keep],
-                  leaving[keep], truth.motion[row], truth.occupied[row].astype(bool), truth.person_distance_m[row])
+    scored = []
+    for i in range(len(chains)):
+        score = np.concatenate([frames[i].score for _, frames in parts])
+        leaving = np.concatenate([frames[i].centroid_m_s for _, frames in parts]) < -LEAVING_M_S
+        scored.append(Scored(job, scene.device.array, scene.carrier_hz, scene.level_dbfs, time_s[keep], score[keep],
+                             leaving[keep], truth.motion[row], truth.occupied[row].astype(bool),
+                             truth.person_distance_m[row]))
+    return scored
 
 
 def _replay(scene: Scored, presence: PresenceConfig) -> SceneFrames:
@@ -88,64 +101,97 @@ def _judge(scenes: list[Scored], presence: PresenceConfig, settings: EvaluationS
         "onsets_per_h": everything["motion"]["per_hour"],
         "occupied_per_h": everything["occupied"]["per_hour"],
         "presence": summary["presence"]["all_human_scenes"]["occupied_accuracy"],
+        "never_occupied": summary["latency"]["occupied"]["missed"],
+        "arrival_median_s": summary["latency"]["occupied"]["median_s"],
         "per_kind": {kind: v["occupied_accuracy"] for kind, v in summary["presence"]["per_kind"].items()},
     }
 
 
-def _row(name: str, r: dict) -> str:
+def qualifies(result: dict, reference: dict) -> bool:
+    """No worse than the reference on every measure the rule names."""
+    return (result["walking"] >= reference["walking"] and result["minor"] >= reference["minor"]
+            and result["onsets_per_h"] <= reference["onsets_per_h"]
+            and result["occupied_per_h"] <= reference["occupied_per_h"]
+            and result["presence"] >= reference["presence"]
+            and result["never_occupied"] <= reference["never_occupied"])
+
+
+def rank_key(result: dict) -> tuple:
+    """Fewest false `occupied`, then fewest false onsets, then best presence."""
+    return result["occupied_per_h"], result["onsets_per_h"], -result["presence"]
+
+
+def _row(name: str, setting: str, r: dict) -> str:
     kinds = " | ".join(f"{v:.0%}" if v is not None else "–" for v in r["per_kind"].values())
-    return (f"| {name} | {r['walking']:.1%} | {r['minor']:.1%} | {r['onsets_per_h']:.0f} | "
-            f"{r['occupied_per_h']:.1f} | {r['presence']:.1%} | {kinds} |")
+    arrival = "–" if r["arrival_median_s"] is None else f"{r['arrival_median_s']:.2f} s"
+    return (f"| {name} | {setting} | {r['walking']:.1%} | {r['minor']:.1%} | {r['onsets_per_h']:.1f} | "
+            f"{r['occupied_per_h']:.2f} | {r['presence']:.1%} | {r['never_occupied']} | {arrival} | {kinds} |")
+
+
+def _network_name(model: Path | None) -> str:
+    return "shipped" if model is None else str(model)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="neural")
-    parser.add_argument("--model", type=Path, default=None, help="the neural detector's ONNX file (default: the shipped one)")
+    parser.add_argument("--model", type=Path, action="append", default=None,
+                        help="a neural detector's ONNX file; repeat to compare networks, the first is the reference "
+                             "(default: the shipped one)")
     parser.add_argument("--scenes-per-kind", type=int, default=8)
     parser.add_argument("--hours", type=float, default=1.0, help="hours of empty-room distractor scenes")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    models = tuple(args.model or [None])
+    if args.detector != "neural" and args.model:
+        parser.error("--model applies to the neural detector only")
+    for model in models:
+        if model is not None and not model.is_file():
+            parser.error(f"no network file at {model}")
 
     settings = EvaluationSettings(hours=args.hours, scenes_per_kind=args.scenes_per_kind)
     jobs = [replace(job, seed=job.seed - HELD_OUT_SEED_START + TUNING_SEED) for job in plan_scenes(settings)]
     assert max(job.seed for job in jobs) < HELD_OUT_SEED_START
-    scenes = map_jobs(partial(_score, detector=args.detector, model=args.model), jobs, args.workers, cost=lambda job: job.duration_s,
-                      on_done=lambda job, _: print(f"scored {job.name} {job.seed}", flush=True))
+    per_job = map_jobs(partial(_score, detector=args.detector, models=models), jobs, args.workers,
+                       cost=lambda job: job.duration_s,
+                       on_done=lambda job, _: print(f"scored {job.name} {job.seed}", flush=True))
 
     current = Config().presence
-    baseline = _judge(scenes, current, settings)
-    candidates = []
-    for values in itertools.product(*GRID.values()):
-        update = dict(zip(GRID, values))
-        if not update["sensitive_threshold"] <= update["minor_threshold"] <= update["major_threshold"]:
-            continue
-        candidate = PresenceConfig.model_validate({**current.model_dump(), **update})
-        candidates.append((update, _judge(scenes, candidate, settings)))
-        print(update, {k: v for k, v in candidates[-1][1].items() if k != "per_kind"}, flush=True)
-    qualified = [(u, r) for u, r in candidates
-                 if r["occupied_per_h"] <= baseline["occupied_per_h"] and r["walking"] >= baseline["walking"]]
-    qualified.sort(key=lambda c: (-c[1]["presence"], c[1]["occupied_per_h"], c[1]["onsets_per_h"]))
+    results = []  # (network, setting, result); the first is the reference
+    for i, model in enumerate(models):
+        scenes = [scored[i] for scored in per_job]
+        results.append((_network_name(model), "current", _judge(scenes, current, settings)))
+        for values in itertools.product(*GRID.values()):
+            update = dict(zip(GRID, values))
+            if not update["sensitive_threshold"] <= update["minor_threshold"] <= update["major_threshold"]:
+                continue
+            candidate = PresenceConfig.model_validate({**current.model_dump(), **update})
+            setting = ", ".join(f"{k} {v:g}" for k, v in update.items())
+            results.append((_network_name(model), setting, _judge(scenes, candidate, settings)))
+            print(results[-1][0], setting, {k: v for k, v in results[-1][2].items() if k != "per_kind"}, flush=True)
+    reference = results[0][2]
+    qualified = sorted((r for r in results[1:] if qualifies(r[2], reference)), key=lambda r: rank_key(r[2]))
 
-    hours = sum(s.job.duration_s for s in scenes if not s.job.is_human) / 3600.0
-    header = ("| setting | walking seen | minor seen | false onsets / h | false occupied / h | presence | "
-              + " | ".join(baseline["per_kind"]) + " |")
+    hours = sum(job.duration_s for job in jobs if not job.is_human) / 3600.0
+    command = " ".join(["python benchmarks/tune_presence.py", f"--detector {args.detector}",
+                        *(f"--model {m}" for m in args.model or []),
+                        f"--scenes-per-kind {args.scenes_per_kind}", f"--hours {args.hours:g}"])
+    header = ("| network | setting | walking seen | minor seen | false onsets / h | false occupied / h | presence | "
+              "arrivals never occupied | arrival → occupied, median | " + " | ".join(reference["per_kind"]) + " |")
     lines = [
         f"Presence tuning for the `{args.detector}` detector on tuning seeds from {TUNING_SEED}: "
-        f"{args.scenes_per_kind} scenes per human kind, {hours:.2f} h of empty rooms. Command: "
-        f"`python benchmarks/tune_presence.py --detector {args.detector}"
-        f"{'' if args.model is None else f' --model {args.model}'} --scenes-per-kind {args.scenes_per_kind} "
-        f"--hours {args.hours:g}`.",
+        f"{args.scenes_per_kind} scenes per human kind, {hours:.2f} h of empty rooms. Command: `{command}`.",
         "",
-        f"Current setting: {', '.join(f'{k} {getattr(current, k):g}' for k in GRID)}. Candidates that raise no "
-        "more false `occupied` per hour and see as much walking, best presence first "
-        f"({len(qualified)} of {len(candidates)} qualify; the 10 best shown):",
+        f"Current setting: {', '.join(f'{k} {getattr(current, k):g}' for k in GRID)}. The reference is "
+        f"{results[0][0]} at the current setting. Pairs no worse than it on walking seen, minor seen, false onsets, "
+        "false `occupied`, presence and arrivals never occupied, fewest false `occupied` first, then fewest false "
+        f"onsets, then best presence ({len(qualified)} of {len(results) - 1} qualify; the 10 best shown):",
         "",
         header,
-        "|---|" + "---:|" * (5 + len(baseline["per_kind"])),
-        _row("current", baseline),
-        *(_row(", ".join(f"{k} {v:g}" for k, v in u.items()), r) for u, r in qualified[:10]),
+        "|---|---|" + "---:|" * (7 + len(reference["per_kind"])),
+        *(_row(name, setting, r) for name, setting, r in results if setting == "current"),
+        *(_row(name, setting, r) for name, setting, r in qualified[:10]),
     ]
     print("\n".join(lines))
     if args.out:

@@ -111,7 +111,7 @@ def test_feed_sums_hops_into_messages_whatever_the_block_sizes(tmp_path):
     occupied_at = next(e.time_s for e in decisions.events if e.event == "occupied")
     assert {f["minor_threshold"] for f in frames if f["time_s"] < occupied_at} == {0.35}
     assert {f["minor_threshold"] for f in frames if f["time_s"] > occupied_at} == {0.15}
-    assert {f["major_threshold"] for f in frames} == {0.6}
+    assert {f["major_threshold"] for f in frames} == {0.7}
 
 
 # --- settings through the API ---

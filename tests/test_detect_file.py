@@ -113,10 +113,13 @@ def test_explicit_carrier_gives_the_auto_result(walk_in, walk_in_result):
     assert not given_info.carrier_found and given_info.carrier_hz == CARRIER_HZ
     # the carriers differ by < 1 Hz, which shifts the velocity grid by < 0.01 m/s: the
     # network's scores move a little where they are steep, so a decision may move by a
-    # few hops (≤ 0.1 s), never appear or vanish
+    # few hops (≤ 0.1 s), never appear or vanish; where a score sits at the major threshold
+    # that may flip a shown motion's level for a few hops (and so add a level-change event)
     assert np.abs(given.score - auto.score).mean() < 0.01 and np.abs(given.score - auto.score).max() < 0.2
     assert np.count_nonzero(given.occupied != auto.occupied) <= 5
-    for event, kind in (("occupied", "major"), ("vacant", None), ("motion", "major")):
+    assert np.count_nonzero((given.motion != "none") != (auto.motion != "none")) <= 5
+    assert np.count_nonzero(given.motion != auto.motion) <= 5
+    for event, kind in (("occupied", "major"), ("vacant", None)):
         given_s, auto_s = ([e.time_s for e in d.events if (e.event, e.kind) == (event, kind)] for d in (given, auto))
         assert len(given_s) == len(auto_s) and np.allclose(given_s, auto_s, atol=0.1)
 

@@ -10,7 +10,7 @@ from uspd.detect.presence import Event, Presence, run_presence
 
 HOP_S = 0.02
 CONFIG = PresenceConfig()
-WALK = 0.9  # a walking person's score: over major_threshold (0.6)
+WALK = 0.9  # a walking person's score: over major_threshold (0.7)
 FIDGET = 0.45  # clear minor motion: over minor_threshold (0.35), under major
 FAINT = 0.25  # a reader turning a page: only over sensitive_threshold (0.15)
 

@@ -232,7 +232,7 @@ class PresenceConfig(_Section):
     fan alone cannot take an empty one.
     """
 
-    major_threshold: float = Field(0.6, gt=0, le=1, description="score of walking-scale (major) motion")
+    major_threshold: float = Field(0.7, gt=0, le=1, description="score of walking-scale (major) motion")
     minor_threshold: float = Field(0.35, gt=0, le=1, description="score of minor motion trusted without context")
     sensitive_threshold: float = Field(
         0.15, gt=0, le=1, description="minor-motion score while occupied, within sensitive_s of a clear motion"
@@ -248,7 +248,7 @@ class PresenceConfig(_Section):
     departure_vacancy_s: float = Field(
         60.0, gt=0, description="vacancy this long after a major motion flagged as leaving, with nothing since"
     )
-    minor_occupy_s: float = Field(2.0, gt=0, description="minor motion (s) that occupies a vacant room …")
+    minor_occupy_s: float = Field(1.0, gt=0, description="minor motion (s) that occupies a vacant room …")
     minor_occupy_window_s: float = Field(20.0, gt=0, description="… when gathered within this window")
 
     @model_validator(mode="after")
