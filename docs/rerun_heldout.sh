@@ -8,8 +8,9 @@
 #
 # Usage: bash docs/rerun_heldout.sh [--quick]
 #   --quick: the quiet-room run over its first 10 h instead of 315 h (2 min instead of 46).
-# About 100 min on 2 cores with --quick, 2.5 h without (the sum of the pages' own timings; not
-# yet timed as one run); each step prints its wall time.
+# 64 min on 2 cores with --quick (timed 2026-12-06: the held-out comparisons 21 min, benign
+# rooms 10, music 13, calibration 3, duty cycle 16 on one core); without it the quiet rooms
+# add about 45 min. Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet_hours=315
