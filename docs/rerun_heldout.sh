@@ -8,9 +8,9 @@
 #
 # Usage: bash docs/rerun_heldout.sh [--quick]
 #   --quick: the quiet-room run over its first 10 h instead of 315 h (2 min instead of 46).
-# 64 min on 2 cores with --quick (timed 2026-12-06: the held-out comparisons 21 min, benign
-# rooms 10, music 13, calibration 3, duty cycle 16 on one core); without it the quiet rooms
-# add about 45 min. Each step prints its wall time.
+# 83 min on 2 cores with --quick (timed 2026-12-06: the held-out comparisons 21 min, benign
+# rooms 10, music 13, calibration 3, duty cycle 16 and the live soak 19, each on one core);
+# without it the quiet rooms add about 45 min. Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet_hours=315
@@ -43,6 +43,7 @@ step "calibration tuning" python benchmarks/tune_calibration.py --units 30 --out
 step "calibration study" uspd calibrate --study --units 50 --out docs/calibration
 rm -rf docs/dutycycle/windows  # its cached windows hold the old chain's results
 step "duty cycle" uspd dutycycle --seed 1000001 --out docs/dutycycle
+step "live soak" python benchmarks/soak_live.py --hours 24 --seed 7 --out docs/soak-live.md
 quiet_out=docs/evaluation/quiet-rooms
 [ "$quiet_hours" = 315 ] || quiet_out=/tmp/uspd-quiet-rooms-${quiet_hours}h  # a partial run does not replace the page
 step "quiet rooms (${quiet_hours} h)" uspd evaluate --hours "$quiet_hours" --scenes-per-kind 0 --distractor quiet \
