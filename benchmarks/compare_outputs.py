@@ -6,9 +6,10 @@ them as they were (equal, or within float32 rounding).
     PYTHONPATH=src python benchmarks/compare_outputs.py /tmp/this.npz --against /tmp/base.npz
 
 The inputs: the bench's synthetic audio (7 mics at 96 kHz, 2 mics at 48 kHz) through the
-whole streaming pipeline in 0.1 s and 1 s blocks, and three held-out scenes (seed
-1,000,003: loud music in an empty room, music with a walker, a walk-in; 7-mic array)
-through the spectrogram (canceller on) and the neural detector. With ``--against`` it prints,
+whole streaming pipeline in 0.1 s and 1 s blocks, and held-out scenes (seed 1,000,003)
+through the spectrogram (cancellers on) and the neural detector: loud music in an empty
+room, music with a walker and a walk-in on the 7-mic array (the multi-mic canceller), and
+the two music scenes on a laptop's pair and a single mic (the conjugate-pair canceller). With ``--against`` it prints,
 per output, the largest difference relative to that output's peak, and exits non-zero
 when one exceeds ``--tolerance``.
 """
@@ -34,7 +35,9 @@ from uspd.sim.scenarios import build_scene  # noqa: E402
 
 AUDIO_S = 6.0
 HELD_OUT_SEED = 1_000_003
-SCENES = ("music_loud_empty", "music_with_walk", "walk_in")
+SCENES = (("music_loud_empty", "smart_speaker_7"), ("music_with_walk", "smart_speaker_7"), ("walk_in", "smart_speaker_7"),
+          ("music_loud_empty", "laptop_2"), ("music_with_walk", "laptop_2"), ("music_loud_empty", "single"),
+          ("music_with_walk", "single"))  # (scenario, array)
 
 
 def outputs() -> dict[str, np.ndarray]:
@@ -49,12 +52,13 @@ def outputs() -> dict[str, np.ndarray]:
             key = f"{device.name}, {block_s:g} s blocks"
             out[f"{key}: frames"] = np.concatenate([power for power, _ in parts])
             out[f"{key}: scores"] = np.concatenate([detection.process(*part).score for part in parts])
-    for name in SCENES:
-        scene = build_scene(name, HELD_OUT_SEED, duration_s=8.0, array="smart_speaker_7")
+    for name, array in SCENES:
+        scene = build_scene(name, HELD_OUT_SEED, duration_s=8.0, array=array)
         spectrogram = scene_spectrogram(scene, config)
         power, _ = spectrogram.compute(render_baseband(scene, config.simulation).signal)
-        out[f"{name}: frames"] = power
-        out[f"{name}: scores"] = NeuralDetector(spectrogram.velocity_m_s, config.frontend.hop_s).process(power).score
+        key = name if array == "smart_speaker_7" else f"{name} ({array})"
+        out[f"{key}: frames"] = power
+        out[f"{key}: scores"] = NeuralDetector(spectrogram.velocity_m_s, config.frontend.hop_s).process(power).score
     return out
 
 

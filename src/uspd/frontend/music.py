@@ -306,13 +306,18 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         return out
 
     def _cancel(self, v: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """Cells of one period → cancelled; computed on the cancelled bins alone (without
+        music, none or a few): elsewhere the gain is 0 and the cells pass as they are."""
         self._taught.append(v)
-        if not self._cancelled.any():
+        bins = np.flatnonzero(self._cancelled)
+        if len(bins) == 0:
             return v, np.zeros_like
-        basis = self.basis.astype(np.complex64)  # (n_pairs, dims, rank)
-        along = np.einsum("btd,bdr->btr", v, basis.conj())
+        basis = self.basis[bins].astype(np.complex64)  # (n_cancelled, dims, rank)
+        analysis, synthesis = basis.conj(), basis.transpose(0, 2, 1)  # batched matrix products, not einsums: 6× faster
+        cells = v[bins]
+        along = cells @ analysis
         n_mics = v.shape[-1] // 2
-        positive, negative = squared_norm(v[..., :n_mics]), squared_norm(v[..., n_mics:])
+        positive, negative = squared_norm(cells[..., :n_mics]), squared_norm(cells[..., n_mics:])
         energy = np.maximum(positive + negative, np.finfo(np.float32).tiny)
         along_squared = along.real**2 + along.imag**2  # per direction of U
         coherence = along_squared.sum(axis=-1) / energy
@@ -320,18 +325,25 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         # a cell with ≥ 99.9 % of its energy on one side is a mover's whatever U says: below
         # that, c − u and 1 − u are both rounding noise (a clean tone's cell, 0/0)
         two_sided = (coherence - one_sided) / np.maximum(1.0 - one_sided, _ONE_SIDED_MARGIN)
-        beta = _gain(two_sided, self.config.pair_gate) * self._cancelled[:, None]
-        beta = beta[..., None]  # one gain for all of U's directions …
-        if self._lopsided.any():  # … but on lopsided bins for the first alone
+        beta = _gain(two_sided, self.config.pair_gate)[..., None]  # one gain for all of U's directions …
+        lopsided = self._lopsided[bins]
+        if lopsided.any():  # … but on lopsided bins for the first alone
             beta = np.repeat(beta, basis.shape[-1], axis=-1)
-            first = along_squared[self._lopsided, :, 0] / energy[self._lopsided]
-            beta[self._lopsided, :, 0] = _gain(first, self.config.gate_coherence)
-            beta[self._lopsided, :, 1:] = 0.0
+            first = along_squared[lopsided, :, 0] / energy[lopsided]
+            beta[lopsided, :, 0] = _gain(first, self.config.gate_coherence)
+            beta[lopsided, :, 1:] = 0.0
 
         def removed(coefficients: np.ndarray) -> np.ndarray:  # β·U·(Uᴴ·) back onto the pair
-            return np.einsum("btr,bdr->btd", beta * coefficients, basis)
+            return (beta * coefficients) @ synthesis
 
-        return v - removed(along), lambda pairs: removed(np.einsum("btd,bdr->btr", pairs, basis.conj()))
+        def removal(pairs: np.ndarray) -> np.ndarray:
+            out = np.zeros_like(pairs)
+            out[bins] = removed(pairs[bins] @ analysis)
+            return out
+
+        out = v.copy()
+        out[bins] -= removed(along)
+        return out, removal
 
     def _update(self) -> None:
         """End of a period: fold its cells into each bin's two covariances (forgetting with
@@ -343,22 +355,26 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         and, lopsided or not, where the class docstring's gate for lopsided bins holds."""
         v = np.concatenate(self._taught, axis=1)
         self._taught = []
-        energy = squared_norm(v)[..., None]
-        unit = np.divide(v, np.sqrt(energy), out=np.zeros_like(v), where=energy > 0)
+        energy = squared_norm(v)
         n_mics = v.shape[-1] // 2
         plus_cells = squared_norm(v[..., :n_mics])  # each cell's energy at +f; at −f the rest
-        means = np.stack([np.einsum("btd,bte->bde", x, x.conj()) for x in (v, unit)]) / v.shape[1]
+        # Σ v·vᴴ, plain and with each cell weighted by 1 / |v|² (scaled to unit energy), as
+        # batched matrix products: an einsum over the cells took 5× as long
+        unit_weight = np.divide(1.0, energy, out=np.zeros_like(energy), where=energy > 0)[..., None]
+        conjugate = v.conj()
+        means = np.stack([x.transpose(0, 2, 1) @ conjugate for x in (v, v * unit_weight)]) / v.shape[1]
         first = self._frames <= self._update_frames
         weight = 1.0 if first else 1.0 - (1.0 - self._alpha) ** v.shape[1]
         self._covariance += weight * (means - self._covariance)
-        values, vectors = np.linalg.eigh(self._covariance)  # ascending eigenvalues
+        values, vectors = np.linalg.eigh(self._covariance[0])  # ascending eigenvalues
         rank = self.basis.shape[-1]
-        self.basis[:] = vectors[0, ..., ::-1][..., :rank]
+        self.basis[:] = vectors[..., ::-1][..., :rank]
+        values = np.stack([values, np.linalg.eigvalsh(self._covariance[1])])  # the unit cells' need no vectors
         share = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
         lasting = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
         by_dimension = np.einsum("bdd->bd", self._covariance[0]).real  # energy: the mics at +f, then at −f
         plus_side = by_dimension[:, :n_mics].sum(axis=-1) / np.maximum(by_dimension.sum(axis=-1), np.finfo(float).tiny)
-        strong = np.where(plus_side[:, None] >= 0.5, plus_cells, energy[..., 0] - plus_cells)
+        strong = np.where(plus_side[:, None] >= 0.5, plus_cells, energy - plus_cells)
         pulsing = strong.std(axis=1) >= _PULSING_CV * strong.mean(axis=1)  # this period's frames on the bin's strong side
         lopsided = lasting & (np.maximum(plus_side, 1.0 - plus_side) >= self.config.pair_lopsided) & pulsing
         self._lopsided_count = np.clip(self._lopsided_count + np.where(lopsided, 1, -1), 0, self._lopsided_wait)
