@@ -6,8 +6,13 @@
 ``uspd bench`` measures every stage of this checkout; this script uses only what every
 revision has (``FrontEnd``, ``Detection``, ``Config``), so the same run can time an older
 checkout beside this one. 7 mics at 96 kHz, float32 channel-major audio (the sound card's
-layout), the shipped network, in the sound card's 0.1 s and ``uspd detect``'s 1 s blocks;
-the whole pipeline and the front end alone; CPU time, best of three, one thread.
+layout), the shipped network, in the sound card's 0.1 s and ``uspd detect``'s 1 s blocks
+(``--blocks`` gives others); the whole pipeline and the front end alone; CPU time, best of
+three, one thread.
+
+``--blocks 1 10`` shows how much per-call cost is left in 1 s blocks: 10 s blocks share it
+out over 500 hops, leaving the cost per sample and per frame, the floor that serving many
+devices in one call (a hub) could reach with this code at best.
 """
 
 import os
@@ -16,6 +21,7 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
+import argparse  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -29,6 +35,9 @@ RATE_HZ, N_MICS, CARRIER_HZ, SECONDS = 96000, 7, 34000.0, 20.0
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=float, nargs="+", default=[0.1, 1.0], help="block lengths, s")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     t = np.arange(int(SECONDS * RATE_HZ)) / RATE_HZ
     echo = 0.01 * np.cos(2 * np.pi * (CARRIER_HZ + 150.0) * t + 3 * np.sin(2 * np.pi * 0.7 * t))
@@ -36,7 +45,7 @@ def main() -> None:
     audio = audio + (1e-3 * rng.standard_normal((N_MICS, len(t)))).astype(np.float32)
     config = Config()
     cells = [os.path.dirname(uspd.__file__)]
-    for block_s in (0.1, 1.0):
+    for block_s in args.blocks:
         front = FrontEnd(RATE_HZ, CARRIER_HZ, config.frontend)
         detection = Detection(config, front.velocity_m_s)
         step = int(block_s * RATE_HZ)
