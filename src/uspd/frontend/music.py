@@ -109,6 +109,7 @@ class MusicCanceller(_PeriodicCanceller):
     def reset(self) -> None:
         super().reset()
         self._learned = np.zeros(self.n_bins, dtype=bool)  # the covariance holds cells (not h(0) alone)
+        self._teaching = np.zeros(self.n_bins, dtype=int)  # this period's teaching cells per bin
 
     @property
     def h(self) -> np.ndarray | None:
@@ -164,7 +165,9 @@ class MusicCanceller(_PeriodicCanceller):
         # smoothly with f, so learning spreads out from the bins near 0 Hz, where h(0) holds,
         # into rooms whose wall reflections turn it far from h(0) at higher f.
         best = np.maximum(np.maximum(along_squared[..., 0], along_squared[..., rank]), along_squared[..., rank + 1]) / energy
-        self._taught.append(np.where((best >= self.config.adapt_coherence)[..., None], x, 0))
+        teaching = best >= self.config.adapt_coherence
+        self._teaching += np.count_nonzero(teaching, axis=1)
+        self._taught.append(np.where(teaching[..., None], x, 0))
         return out, removal
 
     def _set_basis(self) -> None:
@@ -186,7 +189,7 @@ class MusicCanceller(_PeriodicCanceller):
         would turn them."""
         taught = np.concatenate(self._taught, axis=1)  # (n_bins, n_frames, n_mics)
         self._taught = []
-        count = np.count_nonzero(taught.any(axis=-1), axis=-1)  # teaching cells per bin
+        count, self._teaching = self._teaching, np.zeros_like(self._teaching)
         seen = count > 0
         if seen.any():
             # summed in this einsum's order over (mics, frames, bins): summed in a matrix product's
