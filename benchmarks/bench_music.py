@@ -34,7 +34,7 @@ SCENARIOS = ("music_loud_empty", "empty_quiet")  # the gate open in most cells, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     chains = chain_configs(Config())

@@ -135,6 +135,35 @@ def test_each_conjugate_pair_loses_its_gated_projection_and_a_one_sided_cell_sta
     np.testing.assert_array_equal(y[n_bins // 2], x[n_bins // 2])  # 0 Hz passes
 
 
+def test_bins_without_a_lasting_tie_pass_bit_for_bit_and_so_does_their_measured_part():
+    """The pair canceller touches only the bins it cancels: in the others (noise alone) every
+    cell, and every cell of a measured part, comes out exactly as it went in."""
+    from uspd.frontend.music import ConjugatePairCanceller
+
+    config = Config().frontend.music
+    rng = np.random.default_rng(5)
+    n_bins, period, centre = 7, int(round(config.update_s / 0.02)), 3
+    canceller = ConjugatePairCanceller(config, n_bins=n_bins, hop_s=0.02)
+    tied = (0, 2)  # pairs (bins above 0 Hz, in order) that carry music's ±f tie; pair 1 holds noise alone
+
+    def cells(n_frames: int) -> np.ndarray:
+        out = (rng.standard_normal((n_bins, n_frames, 1)) + 1j * rng.standard_normal((n_bins, n_frames, 1))) / 2
+        for pair in tied:
+            music = 20.0 * (rng.standard_normal(n_frames) + 1j * rng.standard_normal(n_frames))
+            out[centre + 1 + pair, :, 0] += 0.8 * music
+            out[centre - 1 - pair, :, 0] += np.conj(0.6j * music)  # X(−f) = conj of the pair's second entry
+        return out.astype(np.complex64)
+
+    canceller.process(cells(period))
+    assert canceller._cancelled.tolist() == [True, False, True]
+    x, part = cells(30), cells(30)
+    y, part_out = canceller.process(x, part=part)
+    untouched = [centre - 2, centre, centre + 2]  # pair 1 at ±f, and 0 Hz
+    np.testing.assert_array_equal(y[untouched], x[untouched])
+    np.testing.assert_array_equal(part_out[untouched], part[untouched])
+    assert np.abs(y).sum() < 0.5 * np.abs(x).sum()  # the tied bins lost their music
+
+
 def test_a_few_loud_transients_do_not_open_a_bin_but_a_lasting_tie_does():
     """Two clicks carry nearly all of a period's energy and are two directions: the
     energy-weighted share alone would call the bin music; the unit-weighted one does not."""
