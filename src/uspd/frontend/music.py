@@ -372,9 +372,10 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         values, vectors = np.linalg.eigh(self._covariance[0])  # ascending eigenvalues
         rank = self.basis.shape[-1]
         self.basis[:] = vectors[..., ::-1][..., :rank]
-        values = np.stack([values, np.linalg.eigvalsh(self._covariance[1])])  # the unit cells' need no vectors
-        share = values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
-        lasting = (share[0] >= self.config.pair_dominance) & (share[1] >= self.config.pair_persistence)
+        # the unit cells' share (eigenvalues alone) and the tie test are worked out only where the one before holds
+        lasting = _top_share(values, rank) >= self.config.pair_dominance
+        unit_values = np.linalg.eigvalsh(self._covariance[1, lasting])
+        lasting[lasting] = _top_share(unit_values, rank) >= self.config.pair_persistence
         by_dimension = np.einsum("bdd->bd", self._covariance[0]).real  # energy: the mics at +f, then at −f
         plus_side = by_dimension[:, :n_mics].sum(axis=-1) / np.maximum(by_dimension.sum(axis=-1), np.finfo(float).tiny)
         strong = np.where(plus_side[:, None] >= 0.5, plus_cells, energy - plus_cells)
@@ -382,16 +383,21 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         lopsided = lasting & (np.maximum(plus_side, 1.0 - plus_side) >= self.config.pair_lopsided) & pulsing
         self._lopsided_count = np.clip(self._lopsided_count + np.where(lopsided, 1, -1), 0, self._lopsided_wait)
         self._lopsided = (self._lopsided & (self._lopsided_count > 0)) | (self._lopsided_count == self._lopsided_wait)
-        self._cancelled = lasting
+        tied = lasting.copy()
         if rank > 1:  # one direction per side can fill U only here (a one-sided U on one mic removes nothing)
-            self._cancelled &= _squared_canonical_correlation(self._covariance[1], rank) >= self.config.pair_tie
-        self._cancelled |= self._lopsided
+            tied[lasting] = _squared_canonical_correlation(self._covariance[1, lasting], rank) >= self.config.pair_tie
+        self._cancelled = tied | self._lopsided
 
 
 def _gain(coherence: np.ndarray, gate: tuple[float, float]) -> np.ndarray:
     """The removal gain β: 0 up to ``gate[0]``, rising linearly to 1 at ``gate[1]``."""
     lo, hi = gate
     return np.clip((coherence - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _top_share(values: np.ndarray, rank: int) -> np.ndarray:
+    """(…, dims) ascending eigenvalues → (…,) the share of their sum in the top ``rank``."""
+    return values[..., -rank:].sum(axis=-1) / np.maximum(values.sum(axis=-1), np.finfo(float).tiny)
 
 
 def _squared_canonical_correlation(covariance: np.ndarray, m: int) -> np.ndarray:
