@@ -9,9 +9,9 @@ The inputs: the bench's synthetic audio (7 mics at 96 kHz, 2 mics at 48 kHz) thr
 whole streaming pipeline in 0.1 s and 1 s blocks, and held-out scenes (seed 1,000,003)
 through the spectrogram (cancellers on) and the neural detector: loud music in an empty
 room, music with a walker and a walk-in on the 7-mic array (the multi-mic canceller), and
-the two music scenes on a laptop's pair and a single mic (the conjugate-pair canceller). With ``--against`` it prints,
-per output, the largest difference relative to that output's peak, and exits non-zero
-when one exceeds ``--tolerance``.
+the two music scenes on a laptop's pair and a single mic (the conjugate-pair canceller).
+With ``--against`` it prints, per output, the largest difference relative to that output's
+peak, and exits non-zero when one exceeds ``--tolerance``.
 """
 
 from __future__ import annotations
