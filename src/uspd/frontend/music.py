@@ -372,7 +372,8 @@ class ConjugatePairCanceller(_PeriodicCanceller):
         values, vectors = np.linalg.eigh(self._covariance[0])  # ascending eigenvalues
         rank = self.basis.shape[-1]
         self.basis[:] = vectors[..., ::-1][..., :rank]
-        # the unit cells' share (eigenvalues alone) and the tie test are worked out only where the one before holds
+        # lasting: U holds pair_dominance of the energy and, checked only where it does (from the
+        # eigenvalues alone), pair_persistence of the unit cells; the tie test below, only where it lasts
         lasting = _top_share(values, rank) >= self.config.pair_dominance
         unit_values = np.linalg.eigvalsh(self._covariance[1, lasting])
         lasting[lasting] = _top_share(unit_values, rank) >= self.config.pair_persistence
