@@ -3,7 +3,8 @@
 # each with the command its page gives (held-out seeds, tuning seeds where the page tunes). The presence
 # tuning page (docs/evaluation/presence-tuning-neural.md) is the record of the decision that
 # set the thresholds, so it is not re-made here.
-# Run it after shipping a model or changing a [presence] default; then update the prose that
+# Run it after shipping a model, changing a [presence] default or changing the front end's
+# frames beyond bit for bit (benchmarks/compare_outputs.py says); then update the prose that
 # quotes these pages (docs/evaluation.md, docs/music.md, docs/calibration.md, the model card).
 #
 # Usage: bash docs/rerun_heldout.sh [--quick]
