@@ -337,7 +337,8 @@ def write_loop_report(report: dict, out_dir: Path, command: str) -> list[Path]:
               f"Corpus A: {mining['corpus_a']['scenes']} scenes, {mining['corpus_a']['hours']:.1f} h; corpus B: "
               f"{mining['corpus_b']['scenes']} scenes, {mining['corpus_b']['hours']:.1f} h. Scoring: "
               f"{mining['scored_hours']:.1f} model-hours of audio in {mining['scoring_s']:.1f} s "
-              f"({mining['hours_scored_per_s']:.0f} hours scored per second, features cached; rendering, or loading the cache, took "
-              + ", ".join(f"{k}: {v:.0f} s" for k, v in report["render_s"].items()) + ").", ""]
+              f"({mining['hours_scored_per_s']:.0f} hours scored per second, features cached). Rendering, or loading "
+              "from the cache: " + ", ".join(f"{k.removeprefix('rendering ')} {v:.0f} s" for k, v in report["render_s"].items())
+              + ".", ""]
     md_path.write_text("\n".join(lines))
     return [json_path, md_path]
