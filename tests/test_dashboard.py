@@ -107,11 +107,12 @@ def test_feed_sums_hops_into_messages_whatever_the_block_sizes(tmp_path):
     for time_s, kind in marked:  # each mark is the strongest onset of its 40 ms
         inside = [e.kind for e in onsets if time_s - feed.message_s < e.time_s <= time_s + 1e-9]
         assert kind in inside and (kind == "major" or "major" not in inside)
-    # the context-dependent threshold: trusted-minor 0.35 while vacant, sensitive 0.15 after the walk-in
+    # the context-dependent threshold: trusted-minor while vacant, sensitive after the walk-in
+    presence = chain.detection.presence.config
     occupied_at = next(e.time_s for e in decisions.events if e.event == "occupied")
-    assert {f["minor_threshold"] for f in frames if f["time_s"] < occupied_at} == {0.35}
-    assert {f["minor_threshold"] for f in frames if f["time_s"] > occupied_at} == {0.15}
-    assert {f["major_threshold"] for f in frames} == {0.7}
+    assert {f["minor_threshold"] for f in frames if f["time_s"] < occupied_at} == {presence.minor_threshold}
+    assert {f["minor_threshold"] for f in frames if f["time_s"] > occupied_at} == {presence.sensitive_threshold}
+    assert {f["major_threshold"] for f in frames} == {presence.major_threshold}
 
 
 # --- settings through the API ---
@@ -355,29 +356,31 @@ def test_live_chain_applies_new_settings_between_blocks_from_another_thread(tmp_
     runs = {}
     for name, hold_s, routines_on in (("unchanged", None, True), ("short hold", 3.0, True), ("routines off", 3.0, False)):
         chain, source, _, settings, _ = _setup(tmp_path / name.replace(" ", "_"), config_text, duration_s=20.0)
-        changed_at = []
+        changed_at, last_motion_s = [], []  # the presence machine's last motion, after each block ending occupied
 
         def on_block(status):
+            if status.occupied:
+                last_motion_s.append(chain.detection.presence._last_motion_s)
             if hold_s is not None and not changed_at and status.time_s >= 8.0:
                 presence = chain.config.presence.model_copy(update={"hold_s": hold_s, "departure_vacancy_s": 2.0})
                 switches = {r.name: routines_on for r in settings.routines}
                 worker = threading.Thread(target=chain.update_settings, args=(presence, switches))
                 worker.start()
                 worker.join()
-                changed_at.append((status.time_s, status.occupied, chain.detection.presence._last_motion_s))
+                changed_at.append((status.time_s, status.occupied))
 
         summary = run_live(source, chain, speed=None, on_block=on_block)
         journal = chain.journal
-        runs[name] = ([e for e in summary.events if e.event != "motion"], changed_at,
+        runs[name] = ([e for e in summary.events if e.event != "motion"], changed_at, last_motion_s[-1],
                       [d.routine for ds in journal.deliveries_for([e.id for e in journal.events()]).values() for d in ds])
 
-    states, _, fired = runs["unchanged"]
+    states, _, _, fired = runs["unchanged"]
     assert [e.event for e in states] == ["occupied"] and fired == ["hello"]  # a 180 s hold keeps the room
     for name in ("short hold", "routines off"):
-        states, [(changed_s, occupied_then, last_motion_s)], fired = runs[name]
+        states, [(changed_s, occupied_then)], last_motion_s, fired = runs[name]
         assert occupied_then  # the change found the room occupied and kept it so
         assert [e.event for e in states] == ["occupied", "vacant"]
         vacant_s = states[1].time_s
         assert vacant_s > changed_s and vacant_s - max(last_motion_s, changed_s) <= 3.0 + 1.0  # ≤ 1 block late
-    assert runs["short hold"][2] == ["hello", "bye"]
-    assert runs["routines off"][2] == ["hello"]
+    assert runs["short hold"][3] == ["hello", "bye"]
+    assert runs["routines off"][3] == ["hello"]

@@ -74,7 +74,8 @@ def test_the_sweep_shows_motion_as_the_presence_machine_does_in_a_vacant_room():
     config = PresenceConfig(minor_occupy_s=20.0, release_frames=10)
     time_s = (np.arange(5000) + 1) * 0.02
     rng = np.random.default_rng(1)
-    score = np.where(rng.random(5000) < 0.3, 0.4, 0.05)  # minor-level flicker, never occupies
+    minor_score = (config.minor_threshold + config.major_threshold) / 2
+    score = np.where(rng.random(5000) < 0.3, minor_score, 0.05)  # minor-level flicker, never occupies
     motion, occupied, _ = run_presence(time_s, score, config)
     assert not occupied.any() and (motion != "none").any()
     swept = debounce(score >= config.minor_threshold, config.confirm_frames, config.release_frames)

@@ -19,6 +19,7 @@ from uspd.live.routines import ActionRunner, RoutineEngine, Timeline, in_hours, 
 
 EVENING = Timeline(datetime(2024, 5, 1, 21, 0))  # stream second 0 is 21:00
 WALK_IN = [(1.0, 0.0), (2.0, 0.9), (1.0, 0.0)]
+MINOR_SCORE = (quick_config().presence.minor_threshold + quick_config().presence.major_threshold) / 2
 LEAVE = [(6.0, 0.0)]
 WALK_SHOWN_S = 3.0 + (quick_config().presence.release_frames - 1) * HOP_S  # the motion flag holds past the walk
 
@@ -46,7 +47,7 @@ def test_triggers_fire_on_their_events_and_kinds():
         {"name": "in", "trigger": "occupied", "actions": [_command("x")]},
         {"name": "out", "trigger": "vacant", "actions": [_command("x")]},
     ]
-    firings = _fire(rules, WALK_IN + LEAVE + [(0.5, 0.4)])  # walk in, leave, then a minor twitch
+    firings = _fire(rules, WALK_IN + LEAVE + [(0.5, MINOR_SCORE)])  # walk in, leave, then a minor twitch
     names = [f.routine for f in firings]
     assert names == ["any", "major", "in", "out", "any", "minor"]
     assert firings[3].time_s == pytest.approx(3.0 + 4.0, abs=0.03)  # vacant hold_s after the last motion frame

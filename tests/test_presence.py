@@ -106,7 +106,7 @@ def test_isolated_spikes_for_an_hour_never_occupy():
     for start in starts:
         length = int(rng.integers(1, CONFIG.confirm_frames))
         scores[start : start + length] = rng.uniform(CONFIG.sensitive_threshold, 1.0, length)
-    assert (scores >= CONFIG.major_threshold).mean() > 0.005
+    assert (scores >= CONFIG.major_threshold).sum() > 300  # hundreds of walking-level spikes among them
     motion, occupied, events = run_presence(times, scores, CONFIG)
     assert events == [] and occupied.sum() == 0 and set(motion) == {"none"}
 

@@ -232,8 +232,8 @@ class PresenceConfig(_Section):
     fan alone cannot take an empty one.
     """
 
-    major_threshold: float = Field(0.7, gt=0, le=1, description="score of walking-scale (major) motion")
-    minor_threshold: float = Field(0.35, gt=0, le=1, description="score of minor motion trusted without context")
+    major_threshold: float = Field(0.8, gt=0, le=1, description="score of walking-scale (major) motion")
+    minor_threshold: float = Field(0.45, gt=0, le=1, description="score of minor motion trusted without context")
     sensitive_threshold: float = Field(
         0.15, gt=0, le=1, description="minor-motion score while occupied, within sensitive_s of a clear motion"
     )
