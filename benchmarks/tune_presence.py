@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uspd.config import Config, PresenceConfig
+from uspd.config import Config, ConfigError, PresenceConfig, load_config
 from uspd.detect.pipeline import DETECTORS, LEAVING_M_S
 from uspd.detect.presence import Presence
 from uspd.evaluate import HELD_OUT_SEED_START, EvaluationSettings, SceneFrames, SceneJob, plan_scenes, summarize
@@ -141,6 +141,8 @@ def main() -> None:
     parser.add_argument("--scenes-per-kind", type=int, default=8)
     parser.add_argument("--hours", type=float, default=1.0, help="hours of empty-room distractor scenes")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a TOML config whose [presence] is the current setting (default: the package's defaults)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     models = tuple(args.model or [None])
@@ -149,6 +151,10 @@ def main() -> None:
     for model in models:
         if model is not None and not model.is_file():
             parser.error(f"no network file at {model}")
+    try:
+        current = load_config(args.config).presence
+    except ConfigError as err:
+        parser.error(str(err))
 
     settings = EvaluationSettings(hours=args.hours, scenes_per_kind=args.scenes_per_kind)
     jobs = [replace(job, seed=job.seed - HELD_OUT_SEED_START + TUNING_SEED) for job in plan_scenes(settings)]
@@ -157,7 +163,6 @@ def main() -> None:
                        cost=lambda job: job.duration_s,
                        on_done=lambda job, _: print(f"scored {job.name} {job.seed}", flush=True))
 
-    current = Config().presence
     results = []  # (network, setting, result); the first is the reference
     for i, model in enumerate(models):
         scenes = [scored[i] for scored in per_job]
@@ -176,6 +181,7 @@ def main() -> None:
     hours = sum(job.duration_s for job in jobs if not job.is_human) / 3600.0
     command = " ".join(["python benchmarks/tune_presence.py", f"--detector {args.detector}",
                         *(f"--model {m}" for m in args.model or []),
+                        *([f"--config {args.config}"] if args.config else []),
                         f"--scenes-per-kind {args.scenes_per_kind}", f"--hours {args.hours:g}"])
     header = ("| network | setting | walking seen | minor seen | false onsets / h | false occupied / h | presence | "
               "arrivals never occupied | arrival → occupied, median | " + " | ".join(reference["per_kind"]) + " |")
