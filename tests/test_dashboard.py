@@ -356,11 +356,11 @@ def test_live_chain_applies_new_settings_between_blocks_from_another_thread(tmp_
     runs = {}
     for name, hold_s, routines_on in (("unchanged", None, True), ("short hold", 3.0, True), ("routines off", 3.0, False)):
         chain, source, _, settings, _ = _setup(tmp_path / name.replace(" ", "_"), config_text, duration_s=20.0)
-        changed_at, last_motion_s = [], []  # the presence machine's last motion, after each block ending occupied
+        changed_at, motions_s = [], []  # the presence machine's last motion, after each block ending occupied
 
         def on_block(status):
             if status.occupied:
-                last_motion_s.append(chain.detection.presence._last_motion_s)
+                motions_s.append(chain.detection.presence._last_motion_s)
             if hold_s is not None and not changed_at and status.time_s >= 8.0:
                 presence = chain.config.presence.model_copy(update={"hold_s": hold_s, "departure_vacancy_s": 2.0})
                 switches = {r.name: routines_on for r in settings.routines}
@@ -371,7 +371,7 @@ def test_live_chain_applies_new_settings_between_blocks_from_another_thread(tmp_
 
         summary = run_live(source, chain, speed=None, on_block=on_block)
         journal = chain.journal
-        runs[name] = ([e for e in summary.events if e.event != "motion"], changed_at, last_motion_s[-1],
+        runs[name] = ([e for e in summary.events if e.event != "motion"], changed_at, motions_s[-1],
                       [d.routine for ds in journal.deliveries_for([e.id for e in journal.events()]).values() for d in ds])
 
     states, _, _, fired = runs["unchanged"]
