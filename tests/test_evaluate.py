@@ -27,6 +27,7 @@ from uspd.evaluate import (
     false_alarm_row,
     false_onsets,
     first_after_s,
+    hardest_walks,
     motion_events,
     onsets,
     plan_scenes,
@@ -177,6 +178,14 @@ def test_equal_detection_counts_walks_within_range_and_takes_the_quietest_thresh
     assert at_equal_detection(det, levels=(1.0,))[0]["threshold"] == 0.2
     det["major_near_rate"][0] = 0.5
     assert at_equal_detection(det, levels=(0.99,))[0]["threshold"] is None
+    # per walk within range, the highest threshold that detects it; the report lists the lowest first
+    assert det["near_walk_threshold"] == [0.6] * 8 + [0.2]
+    human = SceneFrames(**{**human.__dict__, "moving": np.array(score) >= 0.5})  # the chain sees the loud walks
+    hardest = hardest_walks([human], det["near_walk_threshold"], tolerance_frames=25, count=2)
+    assert [(w["highest_threshold"], w["chain_detected"]) for w in hardest] == [(0.2, False), (0.6, True)]
+    assert hardest[0]["start_s"] == pytest.approx((8 * 70 + 50 + 1) * HOP_S) and hardest[0]["distance_m"] == 2.0
+    never = hardest_walks([human], [0.6] * 7 + [None, 0.2], tolerance_frames=25, count=1)[0]
+    assert never["highest_threshold"] is None and never["start_s"] == pytest.approx((7 * 70 + 50 + 1) * HOP_S)
 
 
 def test_a_calibrated_unit_keeps_its_room_and_plays_what_calibration_chose():
@@ -211,6 +220,18 @@ def test_hours_can_go_to_chosen_distractors_only():
     assert {job.group for job in jobs} == set(rows)
     assert sum(job.duration_s for job in jobs) == pytest.approx(1800.0)
     assert {job.name for job in jobs} == {"empty_quiet", "empty_fan", "cat", "dog"}
+
+
+def test_rare_event_homes_are_asked_for_by_name_and_last_an_hour_each():
+    from uspd.model.data import EMPTY_SCENARIOS
+
+    assert "rare-event homes" not in EvaluationSettings().distractors  # not in the default rows …
+    assert "rare_events_home" not in EMPTY_SCENARIOS  # … nor in the labeled training set
+    rows = distractor_rows(["rare_events_home"])
+    assert rows == ("rare-event homes",)
+    jobs = plan_scenes(EvaluationSettings(hours=3.0, scenes_per_kind=0, distractors=rows))
+    assert [(job.name, job.duration_s) for job in jobs] == [("rare_events_home", 3600.0)] * 3
+    assert len({job.seed for job in jobs}) == 3
 
 
 def test_an_unknown_distractor_is_one_clear_error():
@@ -257,6 +278,9 @@ def test_tiny_run_writes_the_documented_report(tiny_report):
     assert report["command"] in markdown and "![DET curve](det.png)" in markdown
     assert [row["level"] for row in report["det"]["at_equal_detection"]] == [0.95, 0.97, 0.99]
     assert "walking detected within range" in markdown
+    hardest = report["det"]["hardest_walks"]
+    assert 0 < len(hardest) <= 10 and all(w["distance_m"] < 4.0 for w in hardest)
+    assert "The hardest walks within 4 m" in markdown and f"({hardest[0]['seed']})" in markdown
 
 
 def test_comparison_puts_detectors_side_by_side_at_equal_detection(tiny_report, tmp_path):

@@ -40,6 +40,9 @@ What is measured (the report states the same definitions):
   where the detector still detects that share of walking events within
   :data:`RANGE_GOAL_M`. Detectors are compared there, not at their own thresholds, which
   sit at different detection rates.
+- **The hardest walks.** The walking events within :data:`RANGE_GOAL_M` that the fewest
+  thresholds of the sweep detect, with their scene, unit and distance: the failures behind
+  the high equal-detection levels, named so they can be rendered and looked at.
 
 **Calibrated units** (``calibrated``): each scene's unit is first calibrated in its room as
 ``uspd calibrate`` does at installation — probes rendered in the room with nothing moving or
@@ -116,6 +119,7 @@ ROW_SCENE_S = {RARE_EVENT_HOMES: 3600.0}  # an hour per room, as the loop's corp
 DET_THRESHOLDS = tuple(np.round(np.linspace(0.02, 0.98, 49), 2))
 RANGE_GOAL_M = 4.0  # walking within this distance must be detected (the product's range goal)
 EQUAL_DETECTION_LEVELS = (0.95, 0.97, 0.99)  # walking detection within RANGE_GOAL_M where detectors are compared
+HARDEST_WALKS = 10  # the report lists this many walks within RANGE_GOAL_M that need the lowest thresholds
 
 
 @dataclass(frozen=True)
@@ -473,21 +477,28 @@ def _presence(scenes: list[SceneFrames], hop_s: float) -> dict:
     }
 
 
+def near_walks(scene: SceneFrames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scene's walking (major) events: start, stop and whether each lies within RANGE_GOAL_M."""
+    start, stop = spans(scene.truth_motion == "major")
+    return start, stop, event_distance_m(scene.distance_m, start, stop) < RANGE_GOAL_M
+
+
 def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: int, tolerance_frames: int,
               thresholds: tuple[float, ...] = DET_THRESHOLDS) -> dict:
     """Event detection rates on human scenes, and false-alarm onsets per hour and the share of
     time with motion shown on empty scenes, per score threshold (threshold + debounce: see
-    the module docstring)."""
+    the module docstring). Also, per walking event within RANGE_GOAL_M (scene order, then
+    time), the highest threshold of the sweep that detects it (None: none does)."""
     human = [s for s in scenes if s.job.is_human]
     empty = [s for s in scenes if not s.job.is_human]
     events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
-    near = np.concatenate([np.zeros(0, bool)] + [event_distance_m(s.distance_m, a, b) < RANGE_GOAL_M
-                                                 for s, (a, b) in zip(human, events["major"])])
+    near = np.concatenate([np.zeros(0, bool)] + [near_walks(s)[2] for s in human])
     hours = sum(s.alarm_hours for s in empty)
     counted = alarm_frames(empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
                               "major_near_rate": [], "false_alarms_per_hour": [], "motion_shown": []}
-    for threshold in thresholds:
+    near_hits = np.zeros((len(thresholds), int(near.sum())), dtype=bool)
+    for i, threshold in enumerate(thresholds):
         moving = {id(s): debounce(s.score >= threshold, confirm_frames, release_frames) for s in scenes}
         for kind, per_scene in events.items():
             hits = np.concatenate([np.zeros(0, bool)] + [events_hit(a, b, moving[id(s)], tolerance_frames)
@@ -495,12 +506,33 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
             curve[f"{kind}_rate"].append(float(hits.mean()) if hits.size else None)
             if kind == "major":
                 curve["major_near_rate"].append(float(hits[near].mean()) if near.any() else None)
+                near_hits[i] = hits[near]
         alarms = sum(false_onsets(moving[id(s)], s.truth_occupied, s.time_s) for s in empty)
         curve["false_alarms_per_hour"].append(alarms / hours if hours else None)
         curve["motion_shown"].append(shown_share(counted, [moving[id(s)] for s in empty]))
     curve["major_near_events"] = int(near.sum())
+    curve["near_walk_threshold"] = [max((t for t, hit in zip(thresholds, column) if hit), default=None)
+                                    for column in near_hits.T]
     curve["at_equal_detection"] = at_equal_detection(curve)
     return curve
+
+
+def hardest_walks(human: list[SceneFrames], near_walk_threshold: list[float | None], tolerance_frames: int,
+                  count: int = HARDEST_WALKS) -> list[dict]:
+    """The ``count`` walking events within RANGE_GOAL_M that the fewest thresholds detect
+    (``near_walk_threshold``: det_curve's, in the same order), lowest first: where the
+    detector fails walks, the scenes that hold its high-detection points down."""
+    walks = []
+    for s in human:
+        start, stop, near = near_walks(s)
+        chain = events_hit(start, stop, s.moving, tolerance_frames)
+        walks += [{"scenario": s.job.name, "seed": s.job.seed, "array": s.array, "carrier_hz": s.carrier_hz,
+                   "level_dbfs": s.level_dbfs, "start_s": float(s.time_s[a]), "end_s": float(s.time_s[b - 1]),
+                   "distance_m": float(np.nanmedian(s.distance_m[a:b])), "chain_detected": bool(hit)}
+                  for a, b, hit in zip(start[near], stop[near], chain[near])]
+    for walk, threshold in zip(walks, near_walk_threshold, strict=True):
+        walk["highest_threshold"] = threshold
+    return sorted(walks, key=lambda w: -1.0 if w["highest_threshold"] is None else w["highest_threshold"])[:count]
 
 
 def at_equal_detection(curve: dict, levels: tuple[float, ...] = EQUAL_DETECTION_LEVELS,
@@ -532,6 +564,7 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
         "false_alarms_per_hour": false_alarms[-1]["motion"]["per_hour"],
         "major_rate": detection["major"]["rate"], "minor_rate": detection["minor"]["rate"],
     }
+    det["hardest_walks"] = hardest_walks(human, det.pop("near_walk_threshold"), tolerance_frames)
     return {
         "settings": {
             "hours": settings.hours, "scenes_per_kind": settings.scenes_per_kind,
@@ -611,8 +644,8 @@ _EQUAL_DETECTION_TEXT = (
     "of the sweep reaches it).")
 
 
-def _threshold(row: dict) -> str:
-    return "–" if row["threshold"] is None else f"{row['threshold']:.2f}"
+def _threshold(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _per_hour(row: dict) -> str:
@@ -726,10 +759,29 @@ def _markdown(summary: dict) -> str:
         lines += ["", _EQUAL_DETECTION_TEXT.format(near=det["major_near_events"], range_m=RANGE_GOAL_M), "",
                   "| walking detected within range | threshold | detected | false alarms per hour | motion shown |",
                   "|---|---:|---:|---:|---:|"]
-        lines += [f"| ≥ {_pct(row['level'])} | {_threshold(row)} | {_pct(row['major_near_rate'])} | {_per_hour(row)} | "
+        lines += [f"| ≥ {_pct(row['level'])} | {_threshold(row['threshold'])} | {_pct(row['major_near_rate'])} | {_per_hour(row)} | "
                   f"{_pct(row['motion_shown'])} |" for row in det["at_equal_detection"]]
+        lines += _hardest_walks_markdown(det["hardest_walks"])
     lines += ["", "Every number, the config and the list of scenes are in [report.json](report.json).", ""]
     return "\n".join(lines)
+
+
+def _hardest_walks_markdown(walks: list[dict]) -> list[str]:
+    lines = ["", f"## The hardest walks within {RANGE_GOAL_M:g} m", "",
+             "The walking events within range that the fewest thresholds of the sweep detect, lowest first: where "
+             "the detector fails walks, and the scenes that hold down its detection at the high levels above. Highest "
+             "threshold: the highest of the sweep that still detects the walk (– none does); the chain: whether the "
+             "chain, with its own thresholds and context, reported motion during it. To look at one: `uspd simulate "
+             "SCENARIO --seed SEED --duration SECONDS --baseband --out walk.npz` (the scene lengths are in report.json's "
+             "settings), then `uspd plot walk.npz`; that renders the drawn carrier and level, which a calibrated "
+             "unit replaces with its calibration's.", "",
+             "| scene (seed) | mics | carrier | level | distance | walk | highest threshold | the chain |",
+             "|---|---|---:|---:|---:|---|---:|---|"]
+    lines += [f"| {w['scenario']} ({w['seed']}) | {w['array']} | {w['carrier_hz'] / 1000:.1f} kHz | "
+              f"{w['level_dbfs']:.1f} dBFS | {w['distance_m']:.1f} m | {w['start_s']:.1f}–{w['end_s']:.1f} s | "
+              f"{_threshold(w['highest_threshold'])} | "
+              f"{'detected' if w['chain_detected'] else '**missed**'} |" for w in walks]
+    return lines
 
 
 def _plot_distance(detection: dict, out_png: Path) -> None:
@@ -841,7 +893,7 @@ def _equal_detection_cell(point: dict, reference_per_hour: float | None) -> str:
         return "not reached"
     mine = point["false_alarms_per_hour"]
     ratio = f", {reference_per_hour / mine:.1f}×" if reference_per_hour is not None and mine > 0 else ""
-    return f"{_per_hour(point)} ({_threshold(point)}{ratio}; {_pct(point['motion_shown'])})"
+    return f"{_per_hour(point)} ({_threshold(point['threshold'])}{ratio}; {_pct(point['motion_shown'])})"
 
 
 def _plot_det(summaries: dict[str, dict], out_png: Path) -> None:
