@@ -477,10 +477,10 @@ def _presence(scenes: list[SceneFrames], hop_s: float) -> dict:
     }
 
 
-def near_walks(scene: SceneFrames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The scene's walking (major) events: start, stop and whether each lies within RANGE_GOAL_M."""
+def walks(scene: SceneFrames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scene's walking (major) events: start, stop and distance (m)."""
     start, stop = spans(scene.truth_motion == "major")
-    return start, stop, event_distance_m(scene.distance_m, start, stop) < RANGE_GOAL_M
+    return start, stop, event_distance_m(scene.distance_m, start, stop)
 
 
 def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: int, tolerance_frames: int,
@@ -492,7 +492,7 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
     human = [s for s in scenes if s.job.is_human]
     empty = [s for s in scenes if not s.job.is_human]
     events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
-    near = np.concatenate([np.zeros(0, bool)] + [near_walks(s)[2] for s in human])
+    near = np.concatenate([np.zeros(0, bool)] + [walks(s)[2] < RANGE_GOAL_M for s in human])
     hours = sum(s.alarm_hours for s in empty)
     counted = alarm_frames(empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
@@ -522,17 +522,18 @@ def hardest_walks(human: list[SceneFrames], near_walk_threshold: list[float | No
     """The ``count`` walking events within RANGE_GOAL_M that the fewest thresholds detect
     (``near_walk_threshold``: det_curve's, in the same order), lowest first: where the
     detector fails walks, the scenes that hold its high-detection points down."""
-    walks = []
+    near_walks = []
     for s in human:
-        start, stop, near = near_walks(s)
+        start, stop, distance_m = walks(s)
+        near = distance_m < RANGE_GOAL_M
         chain = events_hit(start, stop, s.moving, tolerance_frames)
-        walks += [{"scenario": s.job.name, "seed": s.job.seed, "array": s.array, "carrier_hz": s.carrier_hz,
-                   "level_dbfs": s.level_dbfs, "start_s": float(s.time_s[a]), "end_s": float(s.time_s[b - 1]),
-                   "distance_m": float(np.nanmedian(s.distance_m[a:b])), "chain_detected": bool(hit)}
-                  for a, b, hit in zip(start[near], stop[near], chain[near])]
-    for walk, threshold in zip(walks, near_walk_threshold, strict=True):
+        near_walks += [{"scenario": s.job.name, "seed": s.job.seed, "array": s.array, "carrier_hz": s.carrier_hz,
+                        "level_dbfs": s.level_dbfs, "start_s": float(s.time_s[a]), "end_s": float(s.time_s[b - 1]),
+                        "distance_m": float(d), "chain_detected": bool(hit)}
+                       for a, b, d, hit in zip(start[near], stop[near], distance_m[near], chain[near])]
+    for walk, threshold in zip(near_walks, near_walk_threshold, strict=True):
         walk["highest_threshold"] = threshold
-    return sorted(walks, key=lambda w: -1.0 if w["highest_threshold"] is None else w["highest_threshold"])[:count]
+    return sorted(near_walks, key=lambda w: -1.0 if w["highest_threshold"] is None else w["highest_threshold"])[:count]
 
 
 def at_equal_detection(curve: dict, levels: tuple[float, ...] = EQUAL_DETECTION_LEVELS,
