@@ -138,6 +138,7 @@ def test_a_flag_stuck_on_raises_no_onset_but_shows_motion_all_the_time():
     flicker.moving[::100] = True  # ten one-frame motions every 2 s, three in the warm-up
     row = false_alarm_row([stuck, flicker])
     assert row["motion"]["count"] == 7 and row["hours"] == pytest.approx(2 * (20.0 - WARMUP_S) / 3600)
+    assert row["rooms"] == {"scenes": 2, "with_onsets": 1, "worst_onsets": 7}  # all seven from one room
     counted = 2 * int(np.sum(stuck.time_s > WARMUP_S))
     assert row["motion_shown"] == pytest.approx((counted / 2 + 7) / counted)
 

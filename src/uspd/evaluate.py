@@ -390,14 +390,18 @@ def shown_share(counted: list[np.ndarray], moving: list[np.ndarray]) -> float | 
 
 
 def false_alarm_row(scenes: list[SceneFrames]) -> dict:
-    """False motion onsets and `occupied` events per hour over empty-room scenes, and the share
-    of their time with motion shown."""
+    """False motion onsets and `occupied` events per hour over empty-room scenes, the share
+    of their time with motion shown, and how many rooms the onsets come from (a rate made
+    by one loud room says less than the same rate over many)."""
     hours = sum(s.alarm_hours for s in scenes)
+    per_room = [false_onsets(s.moving, s.truth_occupied, s.time_s) for s in scenes]
     return {
         "hours": hours,
-        "motion": rate_per_hour(sum(false_onsets(s.moving, s.truth_occupied, s.time_s) for s in scenes), hours),
+        "motion": rate_per_hour(sum(per_room), hours),
         "occupied": rate_per_hour(sum(false_onsets(s.occupied, s.truth_occupied, s.time_s) for s in scenes), hours),
         "motion_shown": shown_share(alarm_frames(scenes), [s.moving for s in scenes]),
+        "rooms": {"scenes": len(scenes), "with_onsets": sum(n > 0 for n in per_room),
+                  "worst_onsets": max(per_room, default=0)},
     }
 
 
@@ -587,7 +591,9 @@ def summarize(scenes: list[SceneFrames], settings: EvaluationSettings, config: C
         "presence": _presence(scenes, hop_s),
         "det": det,
         "scenes": [{"scenario": s.job.name, "group": s.job.group, "seed": s.job.seed, "duration_s": s.job.duration_s,
-                    "array": s.array, "carrier_hz": s.carrier_hz, "level_dbfs": s.level_dbfs} for s in scenes],
+                    "array": s.array, "carrier_hz": s.carrier_hz, "level_dbfs": s.level_dbfs,
+                    "false_onsets": None if s.job.is_human else false_onsets(s.moving, s.truth_occupied, s.time_s)}
+                   for s in scenes],
     }
 
 
@@ -643,6 +649,11 @@ _EQUAL_DETECTION_TEXT = (
     "At equal detection: of the sweep's thresholds that detect at least the given share of the {near} walking "
     "(major) events within {range_m:g} m, the one with the fewest false-alarm onsets per hour (– where no threshold "
     "of the sweep reaches it).")
+
+
+def _rooms(row: dict) -> str:
+    rooms = row["rooms"]
+    return f"{rooms['with_onsets']} of {rooms['scenes']} ({rooms['worst_onsets']})"
 
 
 def _threshold(value: float | None) -> str:
@@ -709,13 +720,14 @@ def _markdown(summary: dict) -> str:
         "In brackets: the one-sided 95 % Poisson upper bound (≈ 3 / hours when no alarm was seen). Motion shown: the "
         "share of that time the chain showed motion (a flag stuck on raises no onsets).",
         "",
-        "| distractor | scenarios | scenes | hours | motion onsets | per hour | occupied events | per hour | motion shown |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| distractor | scenarios | scenes | hours | motion onsets | per hour | rooms with onsets (worst room's) | "
+        "occupied events | per hour | motion shown |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in summary["false_alarms"]:
         lines.append(
             f"| {row['distractor']} | {', '.join(row['scenarios'])} | {row['scenes']} | {row['hours']:.3g} | "
-            f"{row['motion']['count']} | {_rate(row['motion'])} | {row['occupied']['count']} | "
+            f"{row['motion']['count']} | {_rate(row['motion'])} | {_rooms(row)} | {row['occupied']['count']} | "
             f"{_rate(row['occupied'])} | {_pct(row['motion_shown'])} |"
         )
     presence = summary["presence"]
@@ -866,6 +878,7 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
         lines.append(row(f"{fa['distractor']} ({fa['hours']:.2g} h)", lambda s, i=i: _rate(s["false_alarms"][i]["motion"])))
     lines.append(row("**false `occupied` events, all**", lambda s: _rate(s["false_alarms"][-1]["occupied"])))
     lines.append(row("**empty-room time with motion shown, all**", lambda s: _pct(s["false_alarms"][-1]["motion_shown"])))
+    lines.append(row("**rooms with a false onset, all (the worst room's onsets)**", lambda s: _rooms(s["false_alarms"][-1])))
     lines += ["", "## Presence over occupied time", "", header, rule]
     for kind in first["presence"]["per_kind"]:
         lines.append(row(kind, lambda s, kind=kind: _pct(s["presence"]["per_kind"][kind]["occupied_accuracy"])))
