@@ -818,7 +818,6 @@ def _plot_distance(detection: dict, out_png: Path) -> None:
 # --------------------------------------------------------------------------------------
 # Several detectors on the same scenes: one table, one DET plot
 # --------------------------------------------------------------------------------------
-_DETECTOR_STYLES = ("-", "--", ":", "-.")
 
 
 def write_comparison(summaries: dict[str, dict], out_dir: Path, command: str = "") -> list[Path]:
@@ -894,8 +893,8 @@ def _comparison_markdown(summaries: dict[str, dict], command: str) -> str:
             base = first["det"]["at_equal_detection"][i]["false_alarms_per_hour"]
             lines.append(row(f"≥ {_pct(level)}", lambda s, i=i, base=base: _equal_detection_cell(
                 s["det"]["at_equal_detection"][i], None if s is first else base)))
-        lines += ["", "## DET", "", "Major (solid) and minor motion events detected against false-alarm onsets per "
-                  "hour, threshold swept, one line style per detector; ★ each chain at its config.", "", "![DET](det.png)",
+        lines += ["", "## DET", "", "Major (solid) and minor (dashed) motion events detected against false-alarm "
+                  "onsets per hour, threshold swept, a colour per detector; ★ each chain at its config.", "", "![DET](det.png)",
                   ""]
     return "\n".join(lines)
 
@@ -911,20 +910,21 @@ def _equal_detection_cell(point: dict, reference_per_hour: float | None) -> str:
 
 
 def _plot_det(summaries: dict[str, dict], out_png: Path) -> None:
-    """DET curves of one or more detectors (label → summary) on one plot."""
+    """DET curves of one or more detectors (label → summary) on one plot: a colour per
+    detector, solid for major and dashed for minor motion."""
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     alarm_hours = next(iter(summaries.values()))["totals"]["alarm_hours"]
-    for (label, summary), style in zip(summaries.items(), _DETECTOR_STYLES * 4):
-        det = summary["det"]
+    colours = plt.get_cmap("tab10").colors
+    for i, (label, summary) in enumerate(summaries.items()):
+        det, colour = summary["det"], colours[i % len(colours)]
         fa = np.array([np.nan if v is None else v for v in det["false_alarms_per_hour"]])
-        for kind in ("major", "minor"):
+        for kind, style in (("major", "-"), ("minor", "--")):
             rate = np.array([np.nan if v is None else 100 * v for v in det[f"{kind}_rate"]])
-            ax.plot(fa, rate, style, lw=1.5 if kind == "major" else 0.9, color=MOTION_COLOURS[kind],
-                    label=f"{label}: {kind}")
+            ax.plot(fa, rate, style, lw=1.5 if kind == "major" else 0.9, color=colour, label=f"{label}: {kind}")
             point = det["chain_operating_point"]
             if point["false_alarms_per_hour"] is not None and point[f"{kind}_rate"] is not None:
                 ax.plot(point["false_alarms_per_hour"], 100 * point[f"{kind}_rate"], "*", ms=10,
-                        color=MOTION_COLOURS[kind], markeredgecolor="black")
+                        color=colour, markeredgecolor="black")
     if alarm_hours:
         ax.set_xscale("symlog", linthresh=1.0 / alarm_hours)
         ax.axvline(3.0 / alarm_hours, color="grey", lw=0.8, ls=":", label="95 % bound at 0 alarms")
