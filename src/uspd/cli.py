@@ -200,7 +200,7 @@ def evaluate(
     array: Annotated[Optional[str], typer.Option(help="mic array for every scene (default: as each scenario draws it)")] = None,
     distractor: Annotated[Optional[list[str]], typer.Option(
         help="false-alarm rows to spend --hours on: quiet, 'desk fan', … or a scenario in one (cat, hvac, …); "
-             "repeat it; default: every row")] = None,
+             "repeat it; default: every row but rare_events_home (hour-long homes of the mining corpus's kind)")] = None,
     calibrated: Annotated[bool, typer.Option(
         "--calibrated", help="calibrate each unit in its empty room first and play the carrier and level it chooses, "
                              "as uspd run does (default: each scenario's drawn carrier and level)")] = False,
