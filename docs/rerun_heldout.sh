@@ -12,7 +12,7 @@
 #            rare-event homes over 3 h instead of 30; neither partial run replaces its page.
 # 83 min on 2 cores with --quick (timed 2026-12-06: the held-out comparisons 21 min, benign
 # rooms 10, music 13, calibration 3, duty cycle 16 and the live soak 19, each on one core);
-# without it the quiet rooms add about 45 min. Each step prints its wall time.
+# without it the quiet rooms add about 45 min and the rare-event homes about 25. Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet_hours=315
