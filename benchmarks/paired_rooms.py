@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("second", help="detector label, e.g. neural")
     args = parser.parse_args()
     first, second = room_onsets(args.report_dir, args.first), room_onsets(args.report_dir, args.second)
+    if first.keys() != second.keys():
+        raise SystemExit(f"'{args.first}' and '{args.second}' were not run on the same rooms: compare detectors of one run")
     fewer = sum(second[room] < n for room, n in first.items())
     more = sum(second[room] > n for room, n in first.items())
     ties = len(first) - fewer - more
