@@ -495,8 +495,9 @@ def det_curve(scenes: list[SceneFrames], confirm_frames: int, release_frames: in
     time), the highest threshold of the sweep that detects it (None: none does)."""
     human = [s for s in scenes if s.job.is_human]
     empty = [s for s in scenes if not s.job.is_human]
-    events = {kind: [spans(s.truth_motion == kind) for s in human] for kind in ("major", "minor")}
-    near = np.concatenate([np.zeros(0, bool)] + [walks(s)[2] < RANGE_GOAL_M for s in human])
+    major = [walks(s) for s in human]  # the same events, in the same order, as hardest_walks lists
+    events = {"major": [(a, b) for a, b, _ in major], "minor": [spans(s.truth_motion == "minor") for s in human]}
+    near = np.concatenate([np.zeros(0, bool)] + [distance_m < RANGE_GOAL_M for _, _, distance_m in major])
     hours = sum(s.alarm_hours for s in empty)
     counted = alarm_frames(empty)
     curve: dict[str, list] = {"thresholds": list(thresholds), "major_rate": [], "minor_rate": [],
