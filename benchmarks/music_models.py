@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from uspd.config import ConfigError, load_config
+from uspd.config import ConfigError, config_from_dict, load_config
 from uspd.evaluate import HELD_OUT_SEED_START, TOLERANCE_S, false_alarm_row, motion_events, run_scenes
 from uspd.music_study import StudySettings, plan
 from uspd.sim.device import ARRAY_PRESETS
@@ -43,7 +43,9 @@ def main() -> None:
         base = load_config(args.config)
     except ConfigError as err:
         parser.error(str(err))
-    configs = {str(m): base.model_copy(update={"detect": base.detect.model_copy(update={"model": m})}) for m in args.models}
+    # validated, and the neural detector whatever --config names (as uspd evaluate's --detector LABEL=MODEL)
+    configs = {str(m): config_from_dict({**base.model_dump(), "detect": {"detector": "neural", "model": str(m)}},
+                                        source=str(m)) for m in args.models}
     hop_s = base.frontend.hop_s
     print(f"Music rooms from tuning seed {args.seed:,}: {args.hours:g} h of loud music in empty rooms and "
           f"{args.walks} music_with_walk scenes per array; canceller {'on' if base.frontend.music.enabled else 'off'}; presence thresholds "
