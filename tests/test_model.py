@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,18 @@ def test_stage_metrics_count_onsets_per_scenario_after_the_warm_up():
 def test_loop_settings_reject_pet_scenes_without_length():
     with pytest.raises(ValueError, match="positive"):
         LoopSettings(pet_scene_s=0.0)
+    with pytest.raises(ValueError, match="0 or more"):
+        LoopSettings(single_mic_music=-1)
+
+
+def test_single_mic_music_rooms_follow_the_labeled_seeds_and_keep_their_array_in_the_cache(tmp_path):
+    from uspd.model.data import MUSIC_SCENARIOS, labeled_set, load_scenes, save_scenes, single_mic_music
+
+    labeled = labeled_set(4)
+    extra = single_mic_music(3, first_seed=4)
+    assert [(s.name, s.seed) for s in extra] == [(name, 4 + i) for name in MUSIC_SCENARIOS for i in range(3)]
+    assert {s.array for s in extra} == {"single"} and {s.array for s in labeled} == {None}
+    assert not {(s.name, s.seed) for s in extra} & {(s.name, s.seed) for s in labeled}  # new rooms only
+    scenes = [replace(_empty_room("music_loud_empty", 10), spec=spec) for spec in (extra[-1], labeled[0])]
+    save_scenes(scenes, tmp_path / "set.npz")
+    assert [s.spec for s in load_scenes(tmp_path / "set.npz")] == [extra[-1], labeled[0]]

@@ -56,6 +56,7 @@ class SceneSpec:
     name: str
     seed: int
     duration_s: float
+    array: str | None = None  # a mic array preset; None: drawn from the seed like the rest of the room
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def targets(motion: np.ndarray, nonhuman: np.ndarray) -> np.ndarray:
 
 def render_scene(spec: SceneSpec, config: Config) -> SceneData:
     """Render one scene through the streaming chain and label its frames."""
-    scene = build_scene(spec.name, spec.seed, duration_s=spec.duration_s)
+    scene = build_scene(spec.name, spec.seed, duration_s=spec.duration_s, array=spec.array)
     spectrogram = scene_spectrogram(scene, config)
     features = DopplerFeatures(spectrogram.velocity_m_s, config.frontend.hop_s)
     parts, times = [], []
@@ -117,6 +118,15 @@ def labeled_set(scenes_per_kind: int, first_seed: int = SEED_RANGES["labeled"],
     return specs
 
 
+def single_mic_music(scenes_per_scenario: int, first_seed: int) -> list[SceneSpec]:
+    """More rooms of the labeled set's music scenarios, all on a single mic. With one mic
+    the canceller leaves the most residue, and a labeled set that draws one room in four
+    on a single mic shows a network little of it (docs/music.md, "Choosing a network for
+    music")."""
+    return [SceneSpec(name, first_seed + i, HUMAN_KINDS_S.get(name, DISTRACTOR_SCENE_S), "single")
+            for name in MUSIC_SCENARIOS for i in range(scenes_per_scenario)]
+
+
 def save_scenes(scenes: list[SceneData], path: Path) -> None:
     """One compressed .npz for a list of scenes (scenes concatenated, with their lengths)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +134,7 @@ def save_scenes(scenes: list[SceneData], path: Path) -> None:
         path,
         names=np.array([s.spec.name for s in scenes]), seeds=np.array([s.spec.seed for s in scenes]),
         durations_s=np.array([s.spec.duration_s for s in scenes]), lengths=np.array([len(s) for s in scenes]),
+        arrays=np.array([s.spec.array or "" for s in scenes]),
         **{field: np.concatenate([getattr(s, field) for s in scenes])
            for field in ("features", "missing", "target", "nonhuman", "distance_m")},
     )
@@ -133,8 +144,10 @@ def load_scenes(path: Path) -> list[SceneData]:
     with np.load(path) as data:
         bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
         columns = {field: data[field] for field in ("features", "missing", "target", "nonhuman", "distance_m")}
+        arrays = data["arrays"] if "arrays" in data.files else [""] * len(data["names"])  # older files: all drawn
         return [
-            SceneData(SceneSpec(str(name), int(seed), float(duration)),
+            SceneData(SceneSpec(str(name), int(seed), float(duration), str(array) or None),
                       **{field: column[a:b] for field, column in columns.items()})
-            for name, seed, duration, a, b in zip(data["names"], data["seeds"], data["durations_s"], bounds[:-1], bounds[1:])
+            for name, seed, duration, array, a, b in zip(data["names"], data["seeds"], data["durations_s"], arrays,
+                                                         bounds[:-1], bounds[1:])
         ]

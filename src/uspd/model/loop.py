@@ -34,7 +34,8 @@ from uspd.config import Config, PresenceConfig
 from uspd.detect.features import N_BINS
 from uspd.detect.neural import CLASSES, motion_score
 from uspd.evaluate import TOLERANCE_S, WARMUP_S, debounce, events_hit, onsets, spans
-from uspd.model.data import DISTRACTOR_SCENE_S, MUSIC_SCENARIOS, SEED_RANGES, SceneData, SceneSpec, labeled_set, load_scenes, render_scenes, save_scenes
+from uspd.model.data import (DISTRACTOR_SCENE_S, MUSIC_SCENARIOS, SEED_RANGES, SceneData, SceneSpec, labeled_set,
+                             load_scenes, render_scenes, save_scenes, single_mic_music)
 from uspd.model.network import MotionNet
 from uspd.model.train import TrainSettings, predict, train
 
@@ -54,6 +55,7 @@ class LoopSettings:
     collect_s: float = 1.0  # … held this long
     context_s: float = 2.0  # kept either side of a mined stretch
     raw_music: bool = False  # the labeled set's music scenes also without the music canceller (see run_loop)
+    single_mic_music: int = 0  # more rooms per music scenario on one mic, after the labeled set's seeds
     pet_scene_s: float = DISTRACTOR_SCENE_S  # length of the labeled set's pet scenes (validation keeps the default)
     alarm_threshold: float = 0.35  # validation: motion = score ≥ this (fixed, so loop reports stay comparable) …
     confirm_frames: int = PresenceConfig().confirm_frames  # … for this many frames, held through …
@@ -64,6 +66,8 @@ class LoopSettings:
     def __post_init__(self) -> None:
         if self.pet_scene_s <= 0:
             raise ValueError(f"pet scenes must last a positive time, got {self.pet_scene_s:g} s")
+        if self.single_mic_music < 0:
+            raise ValueError(f"single-mic music rooms must be 0 or more, got {self.single_mic_music}")
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,9 @@ def cached_render(specs: list[SceneSpec], config: Config, cache_dir: Path | None
                   on_done: Callable[[SceneSpec, SceneData], None] | None = None) -> list[SceneData]:
     """Render ``specs`` (or load them: the cache is keyed by the specs, the simulation and
     front-end config and :data:`FEATURES_VERSION`)."""
-    key = json.dumps([[asdict(s) for s in specs], config.simulation.model_dump(), config.frontend.model_dump(),
-                      FEATURES_VERSION], sort_keys=True)
+    spec_keys = [{k: v for k, v in asdict(s).items() if not (k == "array" and v is None)} for s in specs]
+    key = json.dumps([spec_keys, config.simulation.model_dump(), config.frontend.model_dump(), FEATURES_VERSION],
+                     sort_keys=True)  # a drawn array adds nothing to the key, so caches from before the field stay valid
     path = cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz" if cache_dir else None
     if path is not None and path.is_file():
         scenes = load_scenes(path)
@@ -249,6 +254,9 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
         raw = config.model_copy(update={"frontend": config.frontend.model_copy(update={"music": music})})
         labeled += render("rendering music without the canceller",
                           [spec for spec in labeled_specs if spec.name in MUSIC_SCENARIOS], raw)
+    if settings.single_mic_music:
+        labeled += render("rendering more music on one mic",
+                          single_mic_music(settings.single_mic_music, SEED_RANGES["labeled"] + settings.labeled_per_kind))
     validation = render("rendering validation rooms", labeled_set(settings.validation_per_kind, SEED_RANGES["validation"]))
     seed = fit("seed", labeled)
 
