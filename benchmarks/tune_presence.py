@@ -104,6 +104,8 @@ def _judge(scenes: list[Scored], presence: PresenceConfig, settings: EvaluationS
         "never_occupied": summary["latency"]["occupied"]["missed"],
         "arrival_median_s": summary["latency"]["occupied"]["median_s"],
         "per_kind": {kind: v["occupied_accuracy"] for kind, v in summary["presence"]["per_kind"].items()},
+        "by_row": {row["distractor"]: (row["hours"], row["occupied"]["count"], row["motion"]["count"])
+                   for row in summary["false_alarms"][:-1]},  # distractor → hours, false occupied, false onsets
     }
 
 
@@ -174,7 +176,8 @@ def main() -> None:
             candidate = PresenceConfig.model_validate({**current.model_dump(), **update})
             setting = ", ".join(f"{k} {v:g}" for k, v in update.items())
             results.append((_network_name(model), setting, _judge(scenes, candidate, settings)))
-            print(results[-1][0], setting, {k: v for k, v in results[-1][2].items() if k != "per_kind"}, flush=True)
+            print(results[-1][0], setting, {k: v for k, v in results[-1][2].items() if not isinstance(v, dict)},
+                  flush=True)
     reference = results[0][2]
     qualified = sorted((r for r in results[1:] if qualifies(r[2], reference)), key=lambda r: rank_key(r[2]))
 
@@ -198,6 +201,15 @@ def main() -> None:
         "|---|---|" + "---:|" * (7 + len(reference["per_kind"])),
         *(_row(name, setting, r) for name, setting, r in results if setting == "current"),
         *(_row(name, setting, r) for name, setting, r in qualified[:10]),
+        "",
+        "Where each network's false `occupied` events (and false motion onsets) come from at the current setting, "
+        "per distractor row of the evaluation (counts):",
+        "",
+        "| distractor | hours | " + " | ".join(name for name, setting, _ in results if setting == "current") + " |",
+        "|---|---:|" + "---:|" * len(models),
+        *(f"| {row} | {hours:.3g} | " + " | ".join(f"{r['by_row'][row][1]} ({r['by_row'][row][2]})"
+                                                   for _, setting, r in results if setting == "current") + " |"
+          for row, (hours, _, _) in reference["by_row"].items()),
     ]
     print("\n".join(lines))
     if args.out:
