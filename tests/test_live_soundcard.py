@@ -68,7 +68,7 @@ class _VirtualStream(VirtualStream):
             self.callback(card.recording[:, card.position : card.position + n].T, outdata, n, None, status)
             card.played.append(outdata[:, 0].copy())
             card.position += n
-            time.sleep(soundcard.BLOCK_S / SPEED)
+            time.sleep(n / RATE_HZ / SPEED)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def walk_in_recording():
 
 
 def test_a_virtual_duplex_card_overrun_and_unplugged_still_sees_the_walk_in(walk_in_recording, monkeypatch, tmp_path):
-    config = Config()
+    config = Config().model_copy(update={"live": Config().live.model_copy(update={"soundcard_block_s": 0.05})})
     card = VirtualCard(walk_in_recording, overrun_at_s=2.0, unplug_at_s=9.0)
     monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
     monkeypatch.setattr(soundcard, "_RETRY_S", 0.05)
@@ -89,8 +89,8 @@ def test_a_virtual_duplex_card_overrun_and_unplugged_still_sees_the_walk_in(walk
     source = soundcard.SoundCardSource(config, on_problem=problems.append)
     assert (source.plan.sample_rate_hz, source.plan.carrier_hz) == (RATE_HZ, config.emission.carrier_hz)
 
-    block = int(soundcard.BLOCK_S * RATE_HZ)
-    end_s = walk_in_recording.shape[1] // block * soundcard.BLOCK_S
+    block = int(config.live.soundcard_block_s * RATE_HZ)  # shorter than the default's: the setting reaches the stream
+    end_s = walk_in_recording.shape[1] // block * config.live.soundcard_block_s
     with Journal(tmp_path / "j.sqlite3") as journal:
         chain = LiveChain(config, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
                           source_name=source.name)
@@ -101,7 +101,7 @@ def test_a_virtual_duplex_card_overrun_and_unplugged_still_sees_the_walk_in(walk
                 source.stop()  # the recording is over and every block of it was taken
         chain.close()
 
-    assert card.opens == 2 and source.dropped_blocks == 0
+    assert card.opens == 2 and source.dropped_blocks == 0 and len(card.played[0]) == block
     assert any("overran" in p for p in problems)
     assert any(p.startswith("sound card lost") for p in problems)
     # the same audio as one batch decides the same: the overrun and the re-open changed nothing
@@ -136,7 +136,7 @@ def test_duty_cycling_on_a_virtual_card_gates_the_played_tone_and_holds_presence
     monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
     monkeypatch.setattr(soundcard, "_STALL_S", 0.5)
     source = soundcard.SoundCardSource(config, on_problem=print)
-    block = int(soundcard.BLOCK_S * RATE_HZ)
+    block = int(Config().live.soundcard_block_s * RATE_HZ)
     with Journal(tmp_path / "j.sqlite3") as journal:
         chain = LiveChain(config, source.velocity_m_s, journal=journal, timeline=Timeline(datetime(2024, 5, 1)),
                           source_name=source.name)

@@ -203,7 +203,7 @@ def test_presence_holds_through_a_recheck_that_waits_for_the_duty_cycle(unit, ca
         if (source._rechecking is not None) != (len(pause_s) % 2 == 1):
             pause_s.append(source.tone_gate.times_s[-1])
 
-    block = int(soundcard.BLOCK_S * RATE_HZ)
+    block = int(Config().live.soundcard_block_s * RATE_HZ)
     source, store, lines, problems, power, times, heard = _run(
         card, calibration, tmp_path, monkeypatch, config=config, on_block=watch,
         until=lambda source, lines: source._phase + block > card.room.length and source._queue.empty())

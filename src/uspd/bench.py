@@ -42,11 +42,11 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from uspd.config import LiveConfig
 from uspd.frontend.demod import BATCH_BLOCK_S
-from uspd.live.soundcard import BLOCK_S as SOUND_CARD_BLOCK_S
 
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-LIVE_BLOCK_S = SOUND_CARD_BLOCK_S  # what a sound card hands over
+LIVE_BLOCK_S = LiveConfig().soundcard_block_s  # what a sound card hands over by default
 FILE_BLOCK_S = BATCH_BLOCK_S  # what uspd detect reads
 BLOCKS_S = (LIVE_BLOCK_S, FILE_BLOCK_S)
 GOALS = {"pipeline_rtf": 0.002, "mining_hours_per_core_hour": 1000.0, "latency_s": 0.050}
@@ -353,6 +353,10 @@ class BenchResults:
     def get(self, group: str, name: str) -> Item:
         return next(i for i in self.items if i.group == group and i.name == name)
 
+    @property
+    def algorithmic_latency_s(self) -> float:
+        return self.latency["hop_s"] + self.latency["lookahead_s"]
+
 
 def machine_info() -> dict:
     cpu = platform.processor() or platform.machine()
@@ -392,7 +396,7 @@ def goals(results: BenchResults) -> list[tuple[str, str, str, bool]]:
     device = DEVICES[0].name
     pipeline = results.get(device, "whole pipeline").result["rtf"]
     mining = results.get("mining", MINING_SCENARIO).result
-    latency_s = results.latency["hop_s"] + results.latency["lookahead_s"]
+    latency_s = results.algorithmic_latency_s
     live, file = pipeline[LIVE_BLOCK_S], pipeline[FILE_BLOCK_S]
     return [
         (f"whole pipeline real-time factor, {device}, one core ({LIVE_BLOCK_S:g} s blocks, live)",
@@ -429,6 +433,7 @@ def _where_the_time_goes(results: BenchResults) -> list[str]:
 
 def markdown(results: BenchResults, command: str) -> str:
     s, m = results.settings, results.machine
+    latency_s = results.algorithmic_latency_s
     lines = [
         "# Benchmarks", "",
         f"Made by `{command}` ({results.wall_s / 60:.1f} min); see `src/uspd/bench.py` for what each item runs.", "",
@@ -438,6 +443,11 @@ def markdown(results: BenchResults, command: str) -> str:
         f"{s.repeats}; each item ran in a fresh process.", "",
         "## Goals", "", "| goal | target | measured | met |", "|---|---|---|---|",
         *(f"| {goal} | {target} | {measured} | {'yes' if met else '**no**'} |" for goal, target, measured, met in goals(results)),
+        "",
+        f"Live, a frame's decision also waits for the end of the sound-card block holding the last sample it needs: up "
+        f"to one block more than the algorithmic latency, {(latency_s + LIVE_BLOCK_S) * 1000:.0f} ms at the default "
+        f"{LIVE_BLOCK_S:g} s blocks (`[live] soundcard_block_s`), before the card's own buffering. Shorter blocks decide "
+        "sooner for more CPU per second of audio: docs/benchmarks-frontend.md, \"Block length against latency\".",
         "",
         "## Pipeline per device", "",
         f"Real-time factor = CPU seconds per second of audio ({s.audio_s:g} s of synthetic audio per device, float32, "

@@ -285,6 +285,10 @@ class LiveConfig(_Section):
     routines_file: Optional[Path] = Field(None, description="TOML file with more [[routines]] (relative to the working directory)")
     sim_start: str = Field("00:00", pattern=f"^{_HHMM}$", description="wall-clock time of day a simulated scene starts at")
     view_events: int = Field(8, ge=1, le=100, description="recent events shown in the live view")
+    soundcard_block_s: float = Field(
+        0.1, ge=0.01, le=1.0, description="audio a sound card hands over per call: shorter blocks decide sooner "
+        "(a frame waits for its block's end) and cost more CPU per second of audio (docs/benchmarks.md)"
+    )
     action_timeout_s: float = Field(10.0, gt=0, le=300, description="default timeout of webhooks and commands")
     action_retries: int = Field(3, ge=0, le=20, description="more tries of a webhook or command that failed for a passing reason")
     retry_backoff_s: float = Field(5.0, gt=0, le=3600, description="wait before the first retry; doubles with each")

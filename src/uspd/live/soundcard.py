@@ -39,8 +39,7 @@ if TYPE_CHECKING:
 PREFERRED_RATES_HZ = (192000, 96000, 48000, 44100)
 LOW_RATE_CARRIER_HZ = 20000.0  # the highest tone a 44.1/48 kHz device reproduces with room to spare
 _CARRIER_MARGIN = 0.85  # carrier + Doppler must stay below this share of Nyquist
-BLOCK_S = 0.1
-_QUEUE_BLOCKS = 50  # 5 s of audio may wait for the detector before blocks are dropped
+_QUEUE_S = 5.0  # audio that may wait for the detector before blocks are dropped
 _RETRY_S = 5.0
 _STALL_S = 2.0  # no audio for this long: the device is gone
 
@@ -214,7 +213,8 @@ class SoundCardSource:
         if duty.enabled:
             self.cycler = DutyCycler(duty, self.tone_gate, hold_s=config.presence.hold_s)
         self._baseband_out = 0  # baseband samples the demodulator released (a gated tone only)
-        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BLOCKS)
+        self.block_s = config.live.soundcard_block_s
+        self._queue: queue.Queue = queue.Queue(maxsize=int(np.ceil(_QUEUE_S / self.block_s)))
         self._stopped = False
         self._phase = 0
         self.problems = 0
@@ -238,7 +238,7 @@ class SoundCardSource:
     def rendered_s(self) -> float:
         """Where the duty-cycle scheduler's switches start: the output already handed to the
         card plus one block, so a switch never lands inside a block being played."""
-        return self._phase / self.plan.sample_rate_hz + BLOCK_S
+        return self._phase / self.plan.sample_rate_hz + self.block_s
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         rate, amplitude = self.plan.sample_rate_hz, 10 ** (self.level_dbfs / 20)
@@ -262,7 +262,7 @@ class SoundCardSource:
         dropped_seen = 0
         while not self._stopped:
             try:
-                with self.sd.Stream(device=self.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
+                with self.sd.Stream(device=self.device, samplerate=rate, blocksize=int(self.block_s * rate),
                                     channels=(self.n_channels, 1), dtype="float32", callback=self._callback) as stream:
                     if self._heard_gate is not None:
                         self._heard_gate.delay_s = float(sum(stream.latency))  # PortAudio's input + output latency

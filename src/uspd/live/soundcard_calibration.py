@@ -37,10 +37,11 @@ from uspd.detect.file import baseband_rate_for
 from uspd.emission import ToneGate
 from uspd.frontend.demod import demodulate
 from uspd.live import soundcard
-from uspd.live.soundcard import BLOCK_S, Card, SoundCardError, find_card, stream_problem
+from uspd.live.soundcard import Card, SoundCardError, find_card, stream_problem
 from uspd.sim.device import ARRAY_PRESETS, SAMPLE_RATES_HZ
 from uspd.sim.scene import NYQUIST_GUARD_HZ
 
+PROBE_BLOCK_S = 0.1  # the probes' stream: nothing waits on their frames, so a block size fixed for all cards
 MAX_LATENCY_S = 0.5  # recording kept after each played buffer: the card's round trip must fit in it
 CHIRP_S = 0.05  # the latency chirp: min_carrier_hz up to Nyquist less the guard
 CHIRP_LEVEL_DBFS = -20.0
@@ -118,7 +119,7 @@ class SoundCardProber:
 
     def __enter__(self) -> SoundCardProber:
         rate = self.sample_rate_hz
-        self._stream = self.sd.Stream(device=self.card.device, samplerate=rate, blocksize=int(BLOCK_S * rate),
+        self._stream = self.sd.Stream(device=self.card.device, samplerate=rate, blocksize=int(PROBE_BLOCK_S * rate),
                                       channels=(self.card.n_inputs, 1), dtype="float32", callback=self.callback)
         self._stream.__enter__()
         try:
