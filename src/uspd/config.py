@@ -287,7 +287,7 @@ class LiveConfig(_Section):
     view_events: int = Field(8, ge=1, le=100, description="recent events shown in the live view")
     soundcard_block_s: float = Field(
         0.1, ge=0.01, le=1.0, description="audio a sound card hands over per call: shorter blocks decide sooner "
-        "(a frame waits for its block's end) and cost more CPU per second of audio (docs/benchmarks.md)"
+        "(a frame waits for its block's end) and cost more CPU per second of audio (docs/live.md)"
     )
     action_timeout_s: float = Field(10.0, gt=0, le=300, description="default timeout of webhooks and commands")
     action_retries: int = Field(3, ge=0, le=20, description="more tries of a webhook or command that failed for a passing reason")
