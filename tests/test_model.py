@@ -147,6 +147,20 @@ def test_loop_settings_reject_pet_scenes_without_length():
         LoopSettings(pet_scene_s=0.0)
     with pytest.raises(ValueError, match="0 or more"):
         LoopSettings(single_mic_music=-1)
+    with pytest.raises(ValueError, match="0 or more"):
+        LoopSettings(single_mic_music_walks=-1)
+
+
+def test_single_mic_walks_take_new_rooms_and_leave_the_music_rooms_as_cached():
+    from uspd.model.loop import single_mic_sets
+
+    assert single_mic_sets(LoopSettings()) == {}
+    music_only = single_mic_sets(LoopSettings(labeled_per_kind=4, single_mic_music=3))
+    sets = single_mic_sets(LoopSettings(labeled_per_kind=4, single_mic_music=3, single_mic_music_walks=5))
+    music, walks = sets.values()
+    assert music == next(iter(music_only.values()))  # the same specs: the same cache key
+    assert [(s.name, s.seed, s.array) for s in walks] == [("music_with_walk", 7 + i, "single") for i in range(5)]
+    assert not {(s.name, s.seed) for s in walks} & {(s.name, s.seed) for s in music}
 
 
 def test_single_mic_music_rooms_follow_the_labeled_seeds_and_keep_their_array_in_the_cache(tmp_path):

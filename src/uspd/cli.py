@@ -348,6 +348,7 @@ def mine(
     seed: Annotated[int, typer.Option(help="training seed (scenes have their own seed ranges)")] = 0,
     raw_music: Annotated[bool, typer.Option("--raw-music", help="train on the labeled music scenes without the music canceller too")] = False,
     single_mic_music: Annotated[int, typer.Option(help="more labeled rooms of each music scenario, all on a single mic")] = 0,
+    single_mic_music_walks: Annotated[int, typer.Option(help="more labeled rooms of music_with_walk on a single mic, beyond --single-mic-music's")] = 0,
     pet_scene_s: Annotated[Optional[float], typer.Option(help="seconds of each labeled pet scene; default: as the other distractors' (60 s)")] = None,
     workers: Annotated[int, typer.Option(help="processes rendering scenes")] = 1,
     cache: Annotated[Optional[Path], typer.Option(help="folder caching rendered feature frames between runs")] = Path.home() / ".cache" / "uspd",
@@ -368,12 +369,14 @@ def mine(
         settings = LoopSettings(labeled_per_kind=labeled_per_kind, corpus_a_hours=corpus_hours,
                                 corpus_b_hours=corpus_hours, train=TrainSettings(epochs=epochs, seed=seed), workers=workers,
                                 raw_music=raw_music, single_mic_music=single_mic_music,
+                                single_mic_music_walks=single_mic_music_walks,
                                 pet_scene_s=DISTRACTOR_SCENE_S if pet_scene_s is None else pet_scene_s)
     except (ConfigError, ValueError) as err:
         raise _fail(str(err)) from None
     command = _command(f"uspd mine --out {out} --labeled-per-kind {labeled_per_kind} --corpus-hours {corpus_hours:g} "
                        f"--epochs {epochs} --seed {seed}" + (" --raw-music" if raw_music else "")
                        + (f" --single-mic-music {single_mic_music}" if single_mic_music else "")
+                       + (f" --single-mic-music-walks {single_mic_music_walks}" if single_mic_music_walks else "")
                        + (f" --pet-scene-s {pet_scene_s:g}" if pet_scene_s is not None else ""), {"--config": config})
     with _cluster(ray_address, workers), _progress() as progress:
         result = run_loop(settings, cfg, cache, _loop_progress(progress))

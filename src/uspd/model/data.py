@@ -118,13 +118,14 @@ def labeled_set(scenes_per_kind: int, first_seed: int = SEED_RANGES["labeled"],
     return specs
 
 
-def single_mic_music(scenes_per_scenario: int, first_seed: int) -> list[SceneSpec]:
+def single_mic_music(scenes_per_scenario: int, first_seed: int,
+                     scenarios: tuple[str, ...] = MUSIC_SCENARIOS) -> list[SceneSpec]:
     """More rooms of the labeled set's music scenarios, all on a single mic. With one mic
     the canceller leaves the most residue, and a labeled set that draws one room in four
     on a single mic shows a network little of it (docs/music.md, "Choosing a network for
     music")."""
     return [SceneSpec(name, first_seed + i, HUMAN_KINDS_S.get(name, DISTRACTOR_SCENE_S), "single")
-            for name in MUSIC_SCENARIOS for i in range(scenes_per_scenario)]
+            for name in scenarios for i in range(scenes_per_scenario)]
 
 
 def save_scenes(scenes: list[SceneData], path: Path) -> None:

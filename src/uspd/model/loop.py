@@ -56,6 +56,7 @@ class LoopSettings:
     context_s: float = 2.0  # kept either side of a mined stretch
     raw_music: bool = False  # the labeled set's music scenes also without the music canceller (see run_loop)
     single_mic_music: int = 0  # more rooms per music scenario on one mic, after the labeled set's seeds
+    single_mic_music_walks: int = 0  # more music_with_walk rooms on one mic, after those
     pet_scene_s: float = DISTRACTOR_SCENE_S  # length of the labeled set's pet scenes (validation keeps the default)
     alarm_threshold: float = 0.35  # validation: motion = score ≥ this (fixed, so loop reports stay comparable) …
     confirm_frames: int = PresenceConfig().confirm_frames  # … for this many frames, held through …
@@ -66,8 +67,9 @@ class LoopSettings:
     def __post_init__(self) -> None:
         if self.pet_scene_s <= 0:
             raise ValueError(f"pet scenes must last a positive time, got {self.pet_scene_s:g} s")
-        if self.single_mic_music < 0:
-            raise ValueError(f"single-mic music rooms must be 0 or more, got {self.single_mic_music}")
+        if min(self.single_mic_music, self.single_mic_music_walks) < 0:
+            raise ValueError("single-mic music rooms must be 0 or more, got "
+                             f"{self.single_mic_music} and {self.single_mic_music_walks} walks")
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,19 @@ def cached_render(specs: list[SceneSpec], config: Config, cache_dir: Path | None
     if path is not None:
         save_scenes(scenes, path)
     return scenes
+
+
+def single_mic_sets(settings: LoopSettings) -> dict[str, list[SceneSpec]]:
+    """The labeled set's extra single-mic music rooms by progress stage, seeds after the
+    labeled set's. Walks are rendered apart from the music rooms, so those keep their
+    cache: 36 rooms of each music scenario hold 36 min of music labeled "none" against
+    12 min of walking under it, and more walks weigh the canceller's residue against the
+    motion it must not hide."""
+    first = SEED_RANGES["labeled"] + settings.labeled_per_kind
+    sets = {"rendering more music on one mic": single_mic_music(settings.single_mic_music, first),
+            "rendering more walks under music on one mic": single_mic_music(
+                settings.single_mic_music_walks, first + settings.single_mic_music, ("music_with_walk",))}
+    return {stage: specs for stage, specs in sets.items() if specs}
 
 
 def scores(model: MotionNet, scenes: list[SceneData]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -254,9 +269,8 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
         raw = config.model_copy(update={"frontend": config.frontend.model_copy(update={"music": music})})
         labeled += render("rendering music without the canceller",
                           [spec for spec in labeled_specs if spec.name in MUSIC_SCENARIOS], raw)
-    if settings.single_mic_music:
-        labeled += render("rendering more music on one mic",
-                          single_mic_music(settings.single_mic_music, SEED_RANGES["labeled"] + settings.labeled_per_kind))
+    for stage, specs in single_mic_sets(settings).items():
+        labeled += render(stage, specs)
     validation = render("rendering validation rooms", labeled_set(settings.validation_per_kind, SEED_RANGES["validation"]))
     seed = fit("seed", labeled)
 
