@@ -40,5 +40,5 @@ def test_bench_quick_writes_every_goal_and_table(tmp_path):
     for device in DEVICES:
         assert text.count(f"| {device.name} |") == 6  # naive reference + five stages
     latency = next(line for line in text.splitlines() if "algorithmic latency" in line)
-    assert latency.endswith("| yes |")  # 20 ms hop + 3.3 ms look-ahead
-    assert "up to one block more than the algorithmic latency, 123 ms at the default 0.1 s blocks" in text
+    assert latency.endswith("| yes |")  # 20 ms hop + 3.7 ms look-ahead
+    assert "up to one block more than the algorithmic latency, 124 ms at the default 0.1 s blocks" in text

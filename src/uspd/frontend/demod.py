@@ -34,6 +34,7 @@ STOPBAND_EDGE = 1.0 - PASSBAND_EDGE
 """… and attenuates ≥ 60 dB beyond ±this × baseband rate: what lies beyond would fold into
 the flat band. What lies between folds onto the band's far side, which no frame keeps."""
 _STOPBAND_DB = 70.0  # Kaiser design target; 69.3–69.9 dB measured (44.1–192 kHz), margin over 60 dB
+_STAGE1_TAPS_PER_STEP = 7  # stage 1's length per decimation step: sets its rejection of the bands that fold in
 _NYQUIST_GUARD_HZ = 2000.0  # room kept between carrier and Nyquist for Doppler and the mixing image
 _MAX_CHANNELS = 64  # more "channels" than this means a (samples, channels) array was passed
 _MIN_TONE_DB = 20.0  # a pilot tone stands at least this far above the local floor
@@ -366,10 +367,14 @@ def _join(history: np.ndarray, new: np.ndarray, min_length: int) -> np.ndarray:
 
 
 def _alias_band_lowpass(rate_hz: int, decim: int, baseband_rate_hz: float) -> np.ndarray:
-    """Stage-1 low-pass for decimation by ``decim``: flat to ±baseband/2, ≥ 80 dB down only
+    """Stage-1 low-pass for decimation by ``decim``: flat to ±baseband/2, ≥ 110 dB down only
     in the bands that fold onto that band at rate/decim (m · rate/decim ± baseband/2); the
-    rest stage 2 removes. Equiripple with 5 taps per decimation step: measured 81–123 dB
-    for 44.1–192 kHz audio.
+    rest stage 2 removes. Equiripple with 7 taps per decimation step: 110–112 dB at 48–192
+    kHz. Loud music reaches the mics near full scale and lies in those bands (a 30.9 kHz
+    carrier at 96 kHz folds 5–8 and 17–20 kHz onto it), so the rejection must span the
+    ADC's range over the band's noise: with 5 taps per step (82 dB) a tuning room's music
+    stood 6.5–8.3 dB over the noise in the Doppler band with no speaker distortion at all
+    (docs/benchmarks-frontend.md, eighth pass).
     """
     if decim == 1:
         return np.ones(1)
@@ -378,7 +383,7 @@ def _alias_band_lowpass(rate_hz: int, decim: int, baseband_rate_hz: float) -> np
     for m in range(1, decim // 2 + 1):
         bands += [m * out_rate_hz - half_band_hz, min(m * out_rate_hz + half_band_hz, rate_hz / 2)]
         gains.append(0.0)
-    taps = signal.remez(2 * (5 * decim // 2) + 1, bands, gains, fs=rate_hz)
+    taps = signal.remez(2 * (_STAGE1_TAPS_PER_STEP * decim // 2) + 1, bands, gains, fs=rate_hz)
     return taps / taps.sum()
 
 
