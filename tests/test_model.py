@@ -174,3 +174,24 @@ def test_single_mic_music_rooms_follow_the_labeled_seeds_and_keep_their_array_in
     scenes = [replace(_empty_room("music_loud_empty", 10), spec=spec) for spec in (extra[-1], labeled[0])]
     save_scenes(scenes, tmp_path / "set.npz")
     assert [s.spec for s in load_scenes(tmp_path / "set.npz")] == [extra[-1], labeled[0]]
+
+
+def test_the_playback_cancellers_settings_key_the_render_cache_only_while_it_is_on(tmp_path, monkeypatch):
+    """Off, its settings change no frame: caches made before it stay valid. On, training
+    renders pass the scene's playback (render.iter_doppler) and the frames are new."""
+    from uspd.config import Config, config_from_dict
+    from uspd.model import loop
+
+    rendered = []
+
+    def render(specs, config, workers, on_done=None):
+        rendered.append(config.frontend.music.playback)
+        return [replace(_empty_room("music_loud_empty", 10), spec=spec) for spec in specs]
+
+    monkeypatch.setattr(loop, "render_scenes", render)
+    specs = [SceneSpec("music_loud_empty", 3, 10.0)]
+    off_otherwise = config_from_dict({"frontend": {"music": {"playback_filter_s": 0.1}}})
+    on = config_from_dict({"frontend": {"music": {"playback": True}}})
+    for config in (Config(), off_otherwise, on, on):
+        loop.cached_render(specs, config, tmp_path, workers=1)
+    assert rendered == [False, True] and len(list(tmp_path.glob("*.npz"))) == 2

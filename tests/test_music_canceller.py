@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from uspd.config import Config, ConfigError, config_from_dict
+from uspd.frontend.stream import FrontEnd
 from uspd.music_study import chain_configs, distortion_energy
-from uspd.sim.render import render_baseband, scene_spectrogram
+from uspd.sim.render import playback_baseband, render_baseband, render_passband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 SEED = 5  # a tuning seed (< 1,000,000): held-out rooms are for docs/music.md
@@ -265,7 +266,8 @@ def test_a_lopsided_line_is_removed_once_it_has_lasted_and_not_before(n_mics):
 @pytest.mark.parametrize("music", [{"gate_coherence": [0.9, 0.5]}, {"min_mics": 2}, {"adapt_coherence": 1.0},
                                    {"pair_gate": [0.8, 0.5]}, {"pair_dominance": 0.4},
                                    {"pair_persistence": 1.5}, {"pair_tie": 1.5},
-                                   {"pair_lopsided": 0.5}, {"pair_lopsided_s": -1}])
+                                   {"pair_lopsided": 0.5}, {"pair_lopsided_s": -1}, {"playback_filter_s": 0},
+                                   {"playback_adapt_s": -1}, {"playback_explained": 1.0}])
 def test_bad_canceller_settings_are_refused_with_the_key(music):
     with pytest.raises(ConfigError, match="frontend.music"):
         config_from_dict({"frontend": {"music": music}})
@@ -334,3 +336,90 @@ def test_each_cell_loses_its_gated_projection_on_the_learned_subspace():
     expected = x - np.einsum("bmr,btr->btm", basis, beta[..., None] * along)
     assert (beta == 0).any() and (beta == 1).any() and ((beta > 0) & (beta < 1)).any()  # the whole gate
     np.testing.assert_allclose(y, expected, rtol=0, atol=2e-5 * np.abs(x).max())
+
+
+# --------------------------------------------------------------------------------------
+# The playback canceller: filters from what the device plays to each mic's baseband
+# --------------------------------------------------------------------------------------
+PLAYBACK_ONLY = config_from_dict({"frontend": {"music": {"playback": True, "pair": False, "min_mics": 99}}})
+PAIRS_ONLY = ON  # the playback canceller is off by default
+
+
+def _music_part_by_second(scene, config: Config, split_at: list[int] | None = None) -> np.ndarray:
+    """Doppler-band energy of the music's part per second of the scene after ``config``'s
+    cancellers (the render with its playback, block by block where ``split_at`` says)."""
+    rendered = render_baseband(scene, Config().simulation)
+    part = rendered.signal - render_baseband(dataclasses.replace(scene, music=None), Config().simulation).signal
+    playback = playback_baseband(scene, rendered)
+    spectrogram = scene_spectrogram(scene, config)
+    bounds = [0, *(split_at or []), rendered.signal.shape[1]]
+    energy = np.concatenate([spectrogram.process(rendered.signal[:, a:b], part=part[:, a:b], playback=playback[:, a:b])[2]
+                             for a, b in zip(bounds[:-1], bounds[1:])]).sum(axis=1)
+    return energy[: len(energy) // 50 * 50].reshape(-1, 50).sum(axis=1)
+
+
+@pytest.mark.parametrize("array", ["single", "laptop_2"])
+def test_the_playback_takes_the_distortion_far_below_what_conjugate_pairs_leave(array):
+    scene = build_scene("music_loud_empty", PAIR_SEED, duration_s=12.0, array=array)  # single: the song starts at 4.8 s
+    off = _music_part_by_second(scene, OFF)
+    pairs, playback = _music_part_by_second(scene, PAIRS_ONLY), _music_part_by_second(scene, PLAYBACK_ONLY)
+    settled = slice(int(np.argmax(off > 1e-6 * off.max())) + 2, None)  # from the song's second full second on
+    pairs_db, playback_db = (10 * np.log10(off[settled].sum() / e[settled].sum()) for e in (pairs, playback))
+    assert playback_db > 35.0 and playback_db > pairs_db + 10.0  # measured: single 11.8 / 40.6, laptop 30.5 / 45.9 dB
+    assert np.all(playback <= off * 1.01)  # it never adds, not even in the song's first second
+
+
+def test_the_playback_canceller_streams_block_by_block_like_the_whole_recording():
+    scene = build_scene("music_loud_empty", PAIR_SEED, duration_s=6.0, array="laptop_2")
+    whole = _music_part_by_second(scene, PLAYBACK_ONLY)
+    parts = _music_part_by_second(scene, PLAYBACK_ONLY, split_at=[1, 61, 62, 700, 4000, 9001, 12000])
+    np.testing.assert_allclose(parts, whole, rtol=1e-4)
+
+
+def test_a_silent_playback_leaves_the_frames_bit_for_bit_and_a_walker_keeps_their_energy():
+    scene, music, walk, empty = _renders("music_with_walk", 10.0, array="single")
+    rendered = render_baseband(scene, Config().simulation)
+    silent = np.zeros((2, walk.shape[1]))
+    frames = {p is None: scene_spectrogram(scene, PLAYBACK_ONLY).process(walk, playback=p)[0] for p in (None, silent)}
+    np.testing.assert_array_equal(frames[True], frames[False])
+    # what remains over the walker alone from the song's second second on (it plays 3.1–7.2 s)
+    playback, settled = playback_baseband(scene, rendered), slice(200, None)
+
+    def band_energy(config: Config, baseband: np.ndarray, playback: np.ndarray | None) -> float:
+        return float(scene_spectrogram(scene, config).process(baseband, playback=playback)[0][settled].sum(dtype=np.float64))
+
+    excess_db = {label: 10 * np.log10(band_energy(c, music, playback) / band_energy(c, walk, None))
+                 for label, c in (("pairs", PAIRS_ONLY), ("playback", PLAYBACK_ONLY))}
+    assert excess_db["playback"] < 6.0 and excess_db["playback"] < excess_db["pairs"] - 15.0  # measured: 3.9 against 23.6 dB
+
+
+def test_a_sound_card_stream_given_its_playback_loses_the_music_as_the_baseband_does():
+    """The front end on real audio: the playback, sample for sample with the mics, through
+    its own decimator (FrontEnd.process(block, playback=…)), takes the music out as the
+    simulator's baseband path does (a tuning room whose music plays throughout and does
+    not clip the mic)."""
+    scene = build_scene("music_loud_empty", 6001, duration_s=6.0, array="single", sample_rate_hz=96000)
+    rendered = render_passband(scene, Config().simulation)
+    assert rendered.clipped_fraction == 0.0
+    rate = scene.device.hardware.sample_rate_hz
+    drive = scene.music.drive_fs(rendered.start_s + np.arange(rendered.signal.shape[1]) / rate)
+    settled = slice(100, None)  # after the fit's first 2 s
+
+    def sound_card(audio: np.ndarray, playback: np.ndarray | None, config: Config) -> float:
+        front = FrontEnd(rate, scene.carrier_hz, config.frontend, speed_of_sound=scene.speed_of_sound_m_s)
+        frames = [front.process(audio[:, a : a + rate], None if playback is None else playback[a : a + rate])[0]
+                  for a in range(0, audio.shape[1], rate)] + [front.flush()[0]]
+        return float(np.concatenate(frames)[settled].sum(dtype=np.float64))
+
+    def baseband(scene, config: Config) -> float:
+        block = render_baseband(scene, Config().simulation)
+        frames = scene_spectrogram(scene, config).process(block.signal, playback=playback_baseband(scene, block))[0]
+        return float(frames[settled].sum(dtype=np.float64))
+
+    quiet = dataclasses.replace(scene, music=None)
+    noise = sound_card(render_passband(quiet, Config().simulation).signal, None, PAIRS_ONLY)
+    excess_db = {"pairs": 10 * np.log10(sound_card(rendered.signal, None, PAIRS_ONLY) / noise),
+                 "playback": 10 * np.log10(sound_card(rendered.signal, drive, PLAYBACK_ONLY) / noise),
+                 "baseband": 10 * np.log10(baseband(scene, PLAYBACK_ONLY) / baseband(quiet, PLAYBACK_ONLY))}
+    # measured: pairs 3.7, playback 1.1, the baseband path 0.7 dB over the room without music
+    assert excess_db["playback"] < excess_db["pairs"] - 1.0 and abs(excess_db["playback"] - excess_db["baseband"]) < 0.5

@@ -284,3 +284,22 @@ def test_sample_is_seeded_plausible_and_json(cls):
         assert all(0.0 <= x <= size for x, size in zip(first.location_m, room))
     chosen = ((1.0, 2.0),)
     assert cls.sample(np.random.default_rng(7), room, device, 30.0, F0_HZ, windows_s=chosen).windows_s == chosen
+
+
+def test_the_playback_at_baseband_is_the_drive_and_its_square_low_passed():
+    """What a device that knows its playback derives from it (the playback canceller's
+    regressors): the drive's band below bandwidth/2, the same at any times asked for; its
+    square's mean is the drive's mean square; silence is exactly zero."""
+    music = Music(seed=3, level_dbfs=-12.0)
+    t_s = 2.0 + np.arange(3 * int(BB_RATE_HZ)) / BB_RATE_HZ
+    m, m2 = (music.drive_baseband(t_s, power, BB_RATE_HZ) for power in (1, 2))
+    np.testing.assert_array_equal(np.concatenate([music.drive_baseband(t_s[:1234], 1, BB_RATE_HZ),
+                                                  music.drive_baseband(t_s[1234:], 1, BB_RATE_HZ)]), m)
+    fine_s = 2.0 + np.arange(3 * 48000) / 48000
+    drive = music.drive_fs(fine_s)
+    assert abs(m2.mean() / np.mean(drive**2) - 1.0) < 0.02
+    low = signal.sosfiltfilt(signal.butter(8, 0.4 * BB_RATE_HZ, fs=48000, output="sos"), drive)[:: 48000 // int(BB_RATE_HZ)]
+    middle = slice(300, -300)
+    assert np.sqrt(np.mean((m[middle] - low[middle]) ** 2) / np.mean(low[middle] ** 2)) < 0.05
+    silent = dataclasses.replace(music, windows_s=((100.0, 110.0),))
+    assert not silent.drive_baseband(t_s, 2, BB_RATE_HZ).any()

@@ -18,6 +18,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+PLAYBACK_SETTINGS = ("playback", "playback_filter_s", "playback_adapt_s", "playback_explained")  # MusicCancellerConfig's
+
+
 class MusicCancellerConfig(_Section):
     """The music-distortion cancellers in the front end: multi-mic, and conjugate pairs on 1–2 mics (docs/music.md)."""
 
@@ -62,6 +65,23 @@ class MusicCancellerConfig(_Section):
         30.0, gt=0,
         description="… once it has stayed lopsided this long, until it has not for as long (music plays for minutes; "
         "a walker holds one velocity for seconds, a robot vacuum for tens of seconds)",
+    )
+
+    playback: bool = Field(
+        False, description="where the device gives its playback (what it plays besides the tone), first remove what the "
+        "playback predicts, through filters fitted per mic (any number of mics); off until a network is trained on its "
+        "frames (docs/music.md)"
+    )
+    playback_filter_s: float = Field(
+        0.05, gt=0, le=0.5, description="length of the filter fitted from the playback to each mic's baseband (the room's "
+        "echoes and the cone's response)"
+    )
+    playback_adapt_s: float = Field(
+        8.0, gt=0, description="time constant of the playback filters' fit (the room and speaker stand still; longer "
+        "memory fits less chance)"
+    )
+    playback_explained: float = Field(
+        0.2, ge=0, lt=1, description="a mic's filter acts while it explains this share of the mic's energy"
     )
 
     @model_validator(mode="after")

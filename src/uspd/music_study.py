@@ -42,7 +42,7 @@ from uspd.parallel import map_jobs
 from uspd.physics import power_to_db
 from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband, scene_spectrogram
+from uspd.sim.render import iter_baseband, playback_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 from uspd.sim.scene import Scene
 from uspd.sim.sources import ALWAYS_S
@@ -104,8 +104,10 @@ def distortion_energy(scene: Scene, configs: dict[str, Config]) -> dict[str, flo
     energy = {"off": 0.0, "on": 0.0, "noise": 0.0}
     simulation = next(iter(configs.values())).simulation
     for block, quiet in zip(iter_baseband(scene, simulation), iter_baseband(dataclasses.replace(scene, music=None), simulation)):
+        playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
         for setting, spectrogram in spectrograms.items():
-            energy[setting] += float(spectrogram.process(block.signal, part=block.signal - quiet.signal)[2].sum(dtype=np.float64))
+            energy[setting] += float(spectrogram.process(block.signal, part=block.signal - quiet.signal,
+                                                         playback=playback)[2].sum(dtype=np.float64))
         energy["noise"] += float(noise_spectrogram.process(quiet.signal)[0].sum(dtype=np.float64))
     return energy
 

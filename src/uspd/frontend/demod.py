@@ -144,7 +144,7 @@ class Demodulator:
                 "(use 48, 96 or 192 kHz audio)"
             )
         guard_hz = max(_NYQUIST_GUARD_HZ, baseband_rate_hz / 2)
-        if not 0 < carrier_hz <= sample_rate_hz / 2 - guard_hz:
+        if not 0 <= carrier_hz <= sample_rate_hz / 2 - guard_hz:  # 0 Hz: a plain decimating low-pass (the playback's)
             raise ValueError(
                 f"sample rate {sample_rate_hz:g} Hz is too low for a {carrier_hz:g} Hz carrier: "
                 f"it needs at least {2 * (carrier_hz + guard_hz):g} Hz"

@@ -7,15 +7,16 @@ import scipy.fft
 from scipy import signal
 
 from uspd.config import FrontendConfig
-from uspd.frontend.music import ConjugatePairCanceller, MusicCanceller, squared_norm
+from uspd.frontend.music import ConjugatePairCanceller, MusicCanceller, PlaybackCanceller, squared_norm
 from uspd.physics import radial_speed_m_s
 
 _TONE_TRACK_S = 2.0  # the steady tone level follows slow drifts (temperature, gain) this fast
 
 
 class DopplerSpectrogram:
-    """Clutter high-pass, Hann STFT cropped to ±max speed, music-distortion canceller
-    (:class:`~uspd.frontend.music.MusicCanceller` with 3 or more mics,
+    """Clutter high-pass, Hann STFT cropped to ±max speed, music-distortion cancellers
+    (:class:`~uspd.frontend.music.PlaybackCanceller` first where the device gives its
+    playback, then :class:`~uspd.frontend.music.MusicCanceller` with 3 or more mics or
     :class:`~uspd.frontend.music.ConjugatePairCanceller` with fewer), power averaged over mics.
 
     ``process`` keeps the filter state and unframed samples between blocks, so feeding a
@@ -47,7 +48,13 @@ class DopplerSpectrogram:
         self._tone_alpha = 1.0 - np.exp(-config.hop_s / _TONE_TRACK_S)
         self.canceller = MusicCanceller(config.music, n_bins=len(self.velocity_m_s), hop_s=config.hop_s)
         self.pair_canceller = ConjugatePairCanceller(config.music, n_bins=len(self.velocity_m_s), hop_s=config.hop_s)
+        self.playback_canceller = PlaybackCanceller(config.music, rate_hz=baseband_rate_hz)
         self.reset()
+
+    @property
+    def takes_playback(self) -> bool:
+        """Whether :meth:`process` uses a ``playback`` (callers need not derive it otherwise)."""
+        return self.playback_canceller.active()
 
     def reset(self, start_s: float = 0.0) -> None:
         """Start a new stream whose first sample is at ``start_s``."""
@@ -59,23 +66,37 @@ class DopplerSpectrogram:
         self._off_level_run = 0  # consecutive frames away from the steady level
         self.canceller.reset()
         self.pair_canceller.reset()
+        self.playback_canceller.reset()
 
-    def process(self, block: np.ndarray, part: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    def process(self, block: np.ndarray, part: np.ndarray | None = None,
+                playback: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """(n_mics, n) complex block → power (n_frames, n_velocity), frame end times (s).
 
         ``part`` (same shape, given with every block or never): one additive part of the
         blocks (the music alone, for measuring the canceller); its power after the same
-        filtering and per-cell cancellation comes third."""
+        filtering and per-cell cancellation comes third.
+        ``playback`` ((n_regressors, n), given with every block or never): what the device
+        plays, as the playback canceller's regressors at the baseband rate (the baseband of
+        the drive m and of m²: :meth:`uspd.sim.music.Music.drive_baseband`); None: nothing
+        plays, or the device does not say."""
         n_mics = block.shape[0]
+        if not self.takes_playback:
+            playback = None
         empty = (np.zeros((0, len(self.velocity_m_s)), dtype=np.float32), np.zeros(0))
         empty = empty if part is None else (*empty, empty[0])
         if block.shape[-1] == 0:  # a short audio block may complete no baseband sample
             return empty
-        inputs = block if part is None else np.concatenate([block, part])
+        if playback is not None:  # real, in the block's precision: a silent playback leaves the frames bit for bit
+            playback = np.asarray(playback, dtype=block.real.dtype)
+        inputs = np.concatenate([block] + [x for x in (part, playback) if x is not None])
+        n_framed = n_mics + len(block) + (0 if part is None else len(part))  # the playback is not framed
         if self._zi is None:  # start in steady state on the first sample: no switch-on transient
             self._zi = signal.sosfilt_zi(self._sos)[:, None, :] * inputs[None, :, :1]
-            self._pending = np.zeros((n_mics + len(inputs), 0), dtype=np.complex64)
+            self._pending = np.zeros((n_framed, 0), dtype=np.complex64)
         filtered, self._zi = signal.sosfilt(self._sos, inputs, axis=-1, zi=self._zi)
+        if playback is not None:  # what the playback predicts leaves the mics and the music's part alike
+            filtered, playback = filtered[: len(filtered) - len(playback)], filtered[len(filtered) - len(playback) :]
+            filtered -= np.tile(self.playback_canceller.process(filtered[:n_mics], playback), (len(filtered) // n_mics, 1))
         # raw samples ride along below the filtered ones: the frame means give the tone level;
         # a measured part's filtered samples below those
         n_pending = self._pending.shape[1]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uspd.config import Config, PresenceConfig
+from uspd.config import PLAYBACK_SETTINGS, Config, PresenceConfig
 from uspd.detect.features import N_BINS
 from uspd.detect.neural import CLASSES, motion_score
 from uspd.evaluate import TOLERANCE_S, WARMUP_S, debounce, events_hit, onsets, spans
@@ -91,7 +91,9 @@ def cached_render(specs: list[SceneSpec], config: Config, cache_dir: Path | None
     """Render ``specs`` (or load them: the cache is keyed by the specs, the simulation and
     front-end config and :data:`FEATURES_VERSION`)."""
     spec_keys = [{k: v for k, v in asdict(s).items() if not (k == "array" and v is None)} for s in specs]
-    key = json.dumps([spec_keys, config.simulation.model_dump(), config.frontend.model_dump(), FEATURES_VERSION],
+    # the playback canceller's settings change no frame while it is off: caches from before it stay valid
+    frontend = config.frontend.model_dump(exclude=None if config.frontend.music.playback else {"music": set(PLAYBACK_SETTINGS)})
+    key = json.dumps([spec_keys, config.simulation.model_dump(), frontend, FEATURES_VERSION],
                      sort_keys=True)  # a drawn array adds nothing to the key, so caches from before the field stay valid
     path = cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz" if cache_dir else None
     if path is not None and path.is_file():

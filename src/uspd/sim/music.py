@@ -327,7 +327,7 @@ class Music:
         return 1e-3 * self.excursion_mm_per_fs * h / h.sum()
 
     def grid_plan(self, key: tuple) -> GridPlan:
-        _, carrier_hz, tone_amplitude_fs, bandwidth_hz = key
+        bandwidth_hz = key[-1]
         half_band = 0.5 * bandwidth_hz
         # All the music enters the nonlinearity whatever the band kept, since differences of
         # high notes land near the carrier too; the grid is fine enough that m² cannot fold
@@ -335,6 +335,15 @@ class Music:
         # A whole multiple of the bandwidth, so renders at that rate read grid points directly.
         rate = bandwidth_hz * max(4, int(np.ceil((2.0 * (MUSIC_TOP_HZ + _PRODUCT_MARGIN_HZ) + half_band) / bandwidth_hz)))
         music_cutoff = min(MUSIC_TOP_HZ, 0.5 * (rate - half_band) - _PRODUCT_MARGIN_HZ)
+        if key[0] == "drive":
+            power = key[1]
+
+            def drive(start: int, stop: int) -> np.ndarray | float:
+                m = self._drive(np.arange(start, stop) / rate, music_cutoff)
+                return m**power if m.any() else 0.0
+
+            return GridPlan(rate, lowpass_taps(rate, half_band), drive, SMOOTH)
+        _, carrier_hz, tone_amplitude_fs, _ = key
         excursion = self.excursion_taps(rate)
         wavenumber = 2.0 * np.pi * carrier_hz / NOMINAL_SPEED_OF_SOUND_M_S
         compression = 0.75 * self.c3 * tone_amplitude_fs**2
@@ -356,6 +365,11 @@ class Music:
         silent tone (1 without music), keeping |f| < bandwidth_hz/2."""
         key = ("envelope", float(carrier_hz), float(tone_amplitude_fs), float(bandwidth_hz))
         return evaluate_grid(self, key, np.asarray(t_s, dtype=float))
+
+    def drive_baseband(self, t_s: np.ndarray, power: int, bandwidth_hz: float) -> np.ndarray:
+        """The playback drive raised to ``power`` (music only, full-scale units), keeping
+        |f| < bandwidth_hz/2: what a device that knows its playback derives from it."""
+        return evaluate_grid(self, ("drive", int(power), float(bandwidth_hz)), np.asarray(t_s, dtype=float))
 
     @classmethod
     def sample(cls, rng: np.random.Generator, room_size_m: tuple[float, float, float], device_m: tuple[float, float, float],

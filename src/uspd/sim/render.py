@@ -644,6 +644,18 @@ def render_baseband(scene: Scene, config: SimulationConfig, *, start_s: float = 
     )
 
 
+PLAYBACK_POWERS = (1, 2)  # the playback canceller's regressors: the drive m and m² (uspd.frontend.music.PlaybackCanceller)
+
+
+def playback_baseband(scene: Scene, block: Rendered) -> np.ndarray | None:
+    """What the device knows it plays during a baseband block, as the playback canceller's
+    regressors (n_regressors, n) at the block's rate; None when the scene has no music."""
+    if scene.music is None:
+        return None
+    t_s = block.start_s + np.arange(block.signal.shape[1]) / block.sample_rate_hz
+    return np.stack([scene.music.drive_baseband(t_s, power, block.sample_rate_hz) for power in PLAYBACK_POWERS])
+
+
 def scene_spectrogram(scene: Scene, config: Config) -> DopplerSpectrogram:
     """The streaming Doppler spectrogram that reads this scene's baseband render: its
     carrier and its air's speed of sound on the velocity axis."""
@@ -656,9 +668,9 @@ def iter_doppler(scene: Scene, config: Config, spectrogram: DopplerSpectrogram, 
                  stop_s: float | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The scene as a live device would see it, block by block: Doppler power (n_frames,
     n_velocity) and frame end times (s) from ``spectrogram`` (see :func:`scene_spectrogram`)
-    fed with :func:`iter_baseband`."""
+    fed with :func:`iter_baseband`, and with what the device plays (:func:`playback_baseband`)."""
     for block in iter_baseband(scene, config.simulation, start_s=start_s, stop_s=stop_s):
-        yield spectrogram.process(block.signal)
+        yield spectrogram.process(block.signal, playback=playback_baseband(scene, block) if spectrogram.takes_playback else None)
 
 
 def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
