@@ -1,4 +1,4 @@
-"""Cost of the music-distortion canceller: front end with it on and off, same run, one core.
+"""Cost of the music-distortion cancellers: front end with them off, on, and on with the playback canceller, same run, one core.
 
     python benchmarks/bench_music.py --out docs/benchmarks-music.md
 
@@ -6,7 +6,8 @@ The audio is a rendered scene (tuning seed 5, real passband from the simulator) 
 music (``music_loud_empty``: the gate opens in most cells and the canceller removes
 there) and without (``empty_quiet``: it only checks). It streams through
 :class:`~uspd.frontend.stream.FrontEnd` in 1 s blocks, as ``uspd detect`` feeds it; times
-are CPU seconds of this process, best of ``--repeats``.
+are CPU seconds of this process, best of ``--repeats``. The playback column also feeds
+the front end what the speaker plays (the music's drive; silence in ``empty_quiet``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import itertools
 import platform
 from pathlib import Path
 
-from bench_frontend import _stream  # noqa: E402  (sets one BLAS thread before NumPy loads)
+from bench_frontend import FILE_BLOCK_S, blocks  # noqa: E402  (sets one BLAS thread before NumPy loads)
 
 import numpy as np  # noqa: E402
 
@@ -28,7 +29,14 @@ from uspd.sim.render import render_passband  # noqa: E402
 from uspd.sim.scenarios import build_scene  # noqa: E402
 
 DEVICES = (("7 mics @ 96 kHz", "smart_speaker_7", 96000), ("2 mics @ 48 kHz", "laptop_2", 48000))
+PLAYBACK = Config.model_validate({"frontend": {"music": {"playback": True}}})
 SCENARIOS = ("music_loud_empty", "empty_quiet")  # the gate open in most cells, and closed
+
+
+def _stream(front: FrontEnd, audio: np.ndarray, rate_hz: int, playback: np.ndarray | None) -> list:
+    step = int(FILE_BLOCK_S * rate_hz)
+    return [front.process(block, None if playback is None else playback[a : a + step])
+            for a, block in zip(range(0, audio.shape[1], step), blocks(audio, step))] + [front.flush()]
 
 
 def main() -> None:
@@ -42,23 +50,29 @@ def main() -> None:
     for (name, array, rate_hz), scenario in itertools.product(DEVICES, SCENARIOS):
         scene = build_scene(scenario, 5, duration_s=args.seconds, array=array, sample_rate_hz=rate_hz)
         audio = render_passband(scene, Config().simulation).signal
+        t_s = np.arange(audio.shape[1]) / rate_hz
+        drive = scene.music.drive_fs(t_s) if scene.music is not None else np.zeros(audio.shape[1])
         cpu = {}
-        for setting in ("off", "on"):
-            front = FrontEnd(rate_hz, scene.carrier_hz, chains[f"neural/{setting}"].frontend,
-                             speed_of_sound=scene.speed_of_sound_m_s)
-            cpu[setting] = cpu_seconds(lambda: _stream(front, audio, rate_hz), args.repeats)
+        for setting, frontend in (("off", chains["neural/off"].frontend), ("on", chains["neural/on"].frontend),
+                                  ("playback", PLAYBACK.frontend)):
+            front = FrontEnd(rate_hz, scene.carrier_hz, frontend, speed_of_sound=scene.speed_of_sound_m_s)
+            playback = drive if setting == "playback" else None
+            cpu[setting] = cpu_seconds(lambda: _stream(front, audio, rate_hz, playback), args.repeats)
         hops = args.seconds / chains["neural/on"].frontend.hop_s
         rows.append(f"| {name} | {scenario} | {cpu['off'] / args.seconds:.4f} | {cpu['on'] / args.seconds:.4f} | "
-                    f"{cpu['on'] / cpu['off']:.2f} | {1e6 * (cpu['on'] - cpu['off']) / hops:.0f} µs |")
+                    f"{cpu['on'] / cpu['off']:.2f} | {1e6 * (cpu['on'] - cpu['off']) / hops:.0f} µs | "
+                    f"{cpu['playback'] / args.seconds:.4f} | {cpu['playback'] / cpu['on']:.2f} |")
         print(rows[-1], flush=True)
     text = "\n".join([
         "# Music canceller cost", "", "Made with", "", "    PYTHONPATH=src python benchmarks/bench_music.py --out docs/benchmarks-music.md", "",
         f"One core ({platform.machine()}, NumPy {np.__version__}), CPU time, best of {args.repeats}; {args.seconds:g} s "
         "of a rendered scene per device and scene in 1 s blocks. Front end = demodulator + Doppler spectrogram "
         "(+ canceller).", "",
-        "| device | scene | front end real-time factor, canceller off | on | on / off | canceller per 20 ms hop |",
-        "|---|---|---:|---:|---:|---:|", *rows, "",
-        "With 2 mics the conjugate-pair canceller runs (docs/music.md).", "",
+        "| device | scene | front end real-time factor, canceller off | on | on / off | canceller per 20 ms hop "
+        "| with the playback canceller too | playback / on |",
+        "|---|---|---:|---:|---:|---:|---:|---:|", *rows, "",
+        "With 2 mics the conjugate-pair canceller runs (docs/music.md). The playback canceller (off by default) is "
+        "given the music's drive, or silence where there is none.", "",
     ])
     if args.out:
         args.out.write_text(text)

@@ -236,7 +236,8 @@ def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = N
     parts: dict[str, list[Decisions]] = {label: [] for label in configs}
     for block in iter_baseband(scene, render_config.simulation):
         playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
-        frames = {frontend: spectrogram.process(block.signal, playback=playback) for frontend, spectrogram in spectrograms.items()}
+        frames = {frontend: spectrogram.process(block.signal, playback=playback)
+                  for frontend, spectrogram in spectrograms.items()}
         for label, detection in detections.items():
             parts[label].append(detection.process(*frames[configs[label].frontend]))
     truth = label_scene(scene, hop_s)
