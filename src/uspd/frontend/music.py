@@ -410,16 +410,16 @@ class PlaybackCanceller:
 
     Why in time and not per Doppler bin: a bin's fit on the regressors' own STFT cells
     assumes the response is short against the 80 ms frame; with 50 ms responses it leaves
-    the distortion 17–19 dB down, where the filters leave it 42–75 dB down (tuning rooms,
-    noise-free distortion against the simulator's emitted envelope).
+    the distortion 16.9–19.4 dB down, where the filters leave it 42–75 dB down (three tuning
+    rooms, noise-free distortion fitted to the simulator's emitted envelope).
 
     The filters are refit at the end of each period (periods on the stream's sample count,
     from the period's samples gathered at once, so any block sizes give one whole-recording
     pass; 0.25 s while learning, then ``update_s``) from covariances that forget with
     ``playback_adapt_s`` of playback: silence is no evidence, so the filters outlast the
-    pauses between songs. People and noise do
-    not correlate with the playback, so the fit does not learn them, and with nothing
-    playing the regressors are zero: frames without music are untouched by construction.
+    pauses between songs. People and noise do not correlate with the playback, so the fit
+    does not learn them, and with nothing playing the regressors are zero: frames without
+    music are untouched by construction.
     A mic's filters act only once the covariance holds ``_MIN_SAMPLES_PER_WEIGHT`` samples
     of playback per weight (a fit on a song's first moments extrapolates wildly) and while
     they explain ``playback_explained`` of that mic's energy (else they fit chance).
@@ -435,6 +435,7 @@ class PlaybackCanceller:
         self._samples = 0  # since the stream began
         self._next_update = self._period_samples(learning=True)  # the sample count at which the current period ends
         self._history: np.ndarray | None = None  # the last taps − 1 playback samples
+        self._dims = 0  # fitted weights per mic: regressors × taps, known with the first playback
         self._period_history: np.ndarray | None = None  # … as the period began
         self._gathered: list[tuple[np.ndarray, np.ndarray]] = []  # this period's (mics, playback) samples
         self._filters: np.ndarray | None = None  # (n_regressors, n_mics, taps), zero for a mic that does not fit

@@ -670,7 +670,8 @@ def iter_doppler(scene: Scene, config: Config, spectrogram: DopplerSpectrogram, 
     n_velocity) and frame end times (s) from ``spectrogram`` (see :func:`scene_spectrogram`)
     fed with :func:`iter_baseband`, and with what the device plays (:func:`playback_baseband`)."""
     for block in iter_baseband(scene, config.simulation, start_s=start_s, stop_s=stop_s):
-        yield spectrogram.process(block.signal, playback=playback_baseband(scene, block) if spectrogram.takes_playback else None)
+        playback = playback_baseband(scene, block) if spectrogram.takes_playback else None
+        yield spectrogram.process(block.signal, playback=playback)
 
 
 def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
