@@ -178,20 +178,29 @@ def test_single_mic_music_rooms_follow_the_labeled_seeds_and_keep_their_array_in
 
 def test_the_playback_cancellers_settings_key_the_render_cache_only_while_it_is_on(tmp_path, monkeypatch):
     """Off, its settings change no frame: caches made before it stay valid. On, training
-    renders pass the scene's playback (render.iter_doppler) and the frames are new."""
+    renders pass the scene's playback (render.iter_doppler): scenes with music are new,
+    the others are the plain chain's."""
     from uspd.config import Config, config_from_dict
     from uspd.model import loop
 
     rendered = []
 
     def render(specs, config, workers, on_done=None):
-        rendered.append(config.frontend.music.playback)
-        return [replace(_empty_room("music_loud_empty", 10), spec=spec) for spec in specs]
+        rendered.append((config.frontend.music.playback, [spec.name for spec in specs]))
+        scenes = [replace(_empty_room(spec.name, 10), spec=spec) for spec in specs]
+        for spec, scene in zip(specs, scenes):
+            on_done(spec, scene)
+        return scenes
 
     monkeypatch.setattr(loop, "render_scenes", render)
-    specs = [SceneSpec("music_loud_empty", 3, 10.0)]
+    specs = [SceneSpec("music_loud_empty", 3, 10.0), SceneSpec("empty_quiet", 3, 10.0)]
     off_otherwise = config_from_dict({"frontend": {"music": {"playback_filter_s": 0.1}}})
     on = config_from_dict({"frontend": {"music": {"playback": True}}})
-    for config in (Config(), off_otherwise, on, on):
-        loop.cached_render(specs, config, tmp_path, workers=1)
-    assert rendered == [False, True] and len(list(tmp_path.glob("*.npz"))) == 2
+    ticks = []
+    for config in (on, Config(), off_otherwise, on):
+        scenes = loop.cached_render(specs, config, tmp_path, workers=1, on_done=lambda spec, _: ticks.append(spec.name))
+        assert [s.spec for s in scenes] == specs
+    # on: the plain chain's render of the list (kept for the others), then only the music scene anew
+    assert rendered == [(False, ["music_loud_empty", "empty_quiet"]), (True, ["music_loud_empty"])]
+    assert ticks[:2] == ["empty_quiet", "music_loud_empty"]  # one tick per scene
+    assert len(list(tmp_path.glob("*.npz"))) == 2

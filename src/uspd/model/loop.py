@@ -38,6 +38,7 @@ from uspd.model.data import (DISTRACTOR_SCENE_S, MUSIC_SCENARIOS, SEED_RANGES, S
                              load_scenes, render_scenes, save_scenes, single_mic_music)
 from uspd.model.network import MotionNet
 from uspd.model.train import TrainSettings, predict, train
+from uspd.sim.scenarios import build_scene
 
 CORPUS_SCENARIO = "rare_events_home"
 FEATURES_VERSION = 2  # bump when features or labels change: cached renders are keyed by it (2: capped first floor)
@@ -89,7 +90,35 @@ def corpus(hours: float, first_seed: int, scene_s: float) -> list[SceneSpec]:
 def cached_render(specs: list[SceneSpec], config: Config, cache_dir: Path | None, workers: int,
                   on_done: Callable[[SceneSpec, SceneData], None] | None = None) -> list[SceneData]:
     """Render ``specs`` (or load them: the cache is keyed by the specs, the simulation and
-    front-end config and :data:`FEATURES_VERSION`)."""
+    front-end config and :data:`FEATURES_VERSION`).
+
+    With the playback canceller on, a scene without music has the frames of the chain
+    without it (no playback, nothing to predict): those come from that chain's render
+    (cached for the whole list), and only the scenes with music are rendered anew."""
+    music = config.frontend.music
+    if music.enabled and music.playback:
+        with_music = {spec for spec in specs if _has_music(spec)}
+        if with_music:
+            plain = config.model_copy(update={"frontend": config.frontend.model_copy(
+                update={"music": music.model_copy(update={"playback": False})})})
+
+            def done_plain(spec: SceneSpec, data: SceneData) -> None:  # music scenes report once, when rendered anew
+                if on_done and spec not in with_music:
+                    on_done(spec, data)
+
+            scenes = _cached_render(specs, plain, cache_dir, workers, done_plain)
+            ordered = [spec for spec in specs if spec in with_music]
+            replaced = dict(zip(ordered, _cached_render(ordered, config, cache_dir, workers, on_done)))
+            return [replaced.get(spec, scene) for spec, scene in zip(specs, scenes)]
+    return _cached_render(specs, config, cache_dir, workers, on_done)
+
+
+def _has_music(spec: SceneSpec) -> bool:
+    return build_scene(spec.name, spec.seed, duration_s=spec.duration_s, array=spec.array).music is not None
+
+
+def _cached_render(specs: list[SceneSpec], config: Config, cache_dir: Path | None, workers: int,
+                   on_done: Callable[[SceneSpec, SceneData], None] | None) -> list[SceneData]:
     spec_keys = [{k: v for k, v in asdict(s).items() if not (k == "array" and v is None)} for s in specs]
     # the playback canceller's settings change no frame while it is off: caches from before it stay valid
     frontend = config.frontend.model_dump(exclude=None if config.frontend.music.playback else {"music": set(PLAYBACK_SETTINGS)})
