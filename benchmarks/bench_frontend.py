@@ -51,8 +51,13 @@ def _naive(audio: np.ndarray, rate_hz: int, carrier_hz: float, taps: np.ndarray,
     return signal.lfilter(taps, 1.0, mixed, axis=-1)[:, delay_in::decimation]
 
 
-def _stream(processor, audio: np.ndarray, rate_hz: int) -> list:
-    return [processor.process(block) for block in blocks(audio, int(FILE_BLOCK_S * rate_hz))] + [processor.flush()]
+def _stream(processor, audio: np.ndarray, rate_hz: int, playback: np.ndarray | None = None) -> list:
+    """Every block through ``processor`` and its flush; ``playback`` (a FrontEnd's) block for block with the audio."""
+    step = int(FILE_BLOCK_S * rate_hz)
+    if playback is None:
+        return [processor.process(block) for block in blocks(audio, step)] + [processor.flush()]
+    pairs = zip(blocks(audio, step), blocks(playback, step))
+    return [processor.process(block, sound) for block, sound in pairs] + [processor.flush()]
 
 
 def _demodulator_at(rev: str) -> type:

@@ -17,7 +17,7 @@ import itertools
 import platform
 from pathlib import Path
 
-from bench_frontend import FILE_BLOCK_S, blocks  # noqa: E402  (sets one BLAS thread before NumPy loads)
+from bench_frontend import _stream  # noqa: E402  (sets one BLAS thread before NumPy loads)
 
 import numpy as np  # noqa: E402
 
@@ -31,12 +31,6 @@ from uspd.sim.scenarios import build_scene  # noqa: E402
 DEVICES = (("7 mics @ 96 kHz", "smart_speaker_7", 96000), ("2 mics @ 48 kHz", "laptop_2", 48000))
 PLAYBACK = Config.model_validate({"frontend": {"music": {"playback": True}}})
 SCENARIOS = ("music_loud_empty", "empty_quiet")  # the gate open in most cells, and closed
-
-
-def _stream(front: FrontEnd, audio: np.ndarray, rate_hz: int, playback: np.ndarray | None) -> list:
-    step = int(FILE_BLOCK_S * rate_hz)
-    return [front.process(block, None if playback is None else playback[a : a + step])
-            for a, block in zip(range(0, audio.shape[1], step), blocks(audio, step))] + [front.flush()]
 
 
 def main() -> None:

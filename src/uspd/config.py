@@ -456,6 +456,11 @@ class Config(_Section):
     routines: list[Routine] = Field(default_factory=list, description="[[routines]]: triggers → actions")
     dashboard: DashboardConfig = DashboardConfig()
 
+    def with_music(self, **settings) -> "Config":
+        """This config with ``[frontend.music]`` settings changed: the same chain with a canceller off or on."""
+        music = self.frontend.music.model_copy(update=settings)
+        return self.model_copy(update={"frontend": self.frontend.model_copy(update={"music": music})})
+
     @model_validator(mode="after")
     def _probe_within_hold(self) -> "Config":
         if self.duty_cycle.enabled:

@@ -79,9 +79,7 @@ def chain_configs(base: Config) -> dict[str, Config]:
     configs = {}
     for detector in DETECTORS:
         for enabled in (True, False):
-            music = base.frontend.music.model_copy(update={"enabled": enabled})
-            configs[f"{detector}/{'on' if enabled else 'off'}"] = base.model_copy(update={
-                "frontend": base.frontend.model_copy(update={"music": music}),
+            configs[f"{detector}/{'on' if enabled else 'off'}"] = base.with_music(enabled=enabled).model_copy(update={
                 "detect": base.detect.model_copy(update={"detector": detector}),
             })
     return configs

@@ -99,8 +99,7 @@ def cached_render(specs: list[SceneSpec], config: Config, cache_dir: Path | None
     if music.enabled and music.playback:
         with_music = {spec for spec in specs if _has_music(spec)}
         if with_music:
-            plain = config.model_copy(update={"frontend": config.frontend.model_copy(
-                update={"music": music.model_copy(update={"playback": False})})})
+            plain = config.with_music(playback=False)
 
             def done_plain(spec: SceneSpec, data: SceneData) -> None:  # music scenes report once, when rendered anew
                 if on_done and spec not in with_music:
@@ -296,8 +295,7 @@ def run_loop(settings: LoopSettings, config: Config, cache_dir: Path | None,
         # cancelled frames learns little of what music looks like and calls the residue
         # motion. The same music rooms without it show the raw distortion (model card:
         # "Retrained on today's chain").
-        music = config.frontend.music.model_copy(update={"enabled": False})
-        raw = config.model_copy(update={"frontend": config.frontend.model_copy(update={"music": music})})
+        raw = config.with_music(enabled=False)
         labeled += render("rendering music without the canceller",
                           [spec for spec in labeled_specs if spec.name in MUSIC_SCENARIOS], raw)
     for stage, specs in single_mic_sets(settings).items():
