@@ -300,3 +300,59 @@ def test_a_tone_dropout_is_missing_input_not_motion(tmp_path):
     sf.write(gap, audio, RATE, subtype="PCM_16")
     decisions, _ = detect_file(gap, CONFIG, carrier_hz=CARRIER_HZ)
     assert decisions.events == []
+
+
+PLAYBACK_ON = Config().with_music(playback=True)
+
+
+def _feed(walk_in: Path) -> Path:
+    return walk_in.with_name(walk_in.stem + ".playback.wav")  # what uspd simulate wrote beside it: the tone
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence"),
+    [
+        ("stereo", "has 2 channels; it must hold the speaker's feed alone (1 channel)"),
+        ("other_rate", "is sampled at 96000 Hz and {recording} at 48000 Hz: they must match sample for sample"),
+        ("short", "holds 3.000 s, less than the 6.000 s of {recording}"),
+        ("nan", "contains NaN or infinite samples"),
+        ("missing", "feed.wav does not exist"),
+    ],
+)
+def test_an_unusable_playback_file_is_one_clear_error(walk_in, tmp_path, kind, sentence):
+    feed = sf.read(_feed(walk_in), dtype="float32")[0]
+    path = tmp_path / "feed.wav"
+    if kind == "stereo":
+        sf.write(path, np.stack([feed, feed], axis=1), RATE, subtype="FLOAT")
+    elif kind == "other_rate":
+        sf.write(path, np.repeat(feed, 2), 2 * RATE, subtype="FLOAT")
+    elif kind == "short":
+        sf.write(path, feed[: 3 * RATE], RATE, subtype="FLOAT")
+    elif kind == "nan":
+        feed[int(4.5 * RATE)] = np.nan
+        sf.write(path, feed, RATE, subtype="FLOAT")
+    config = tmp_path / "playback.toml"
+    config.write_text("[frontend.music]\nplayback = true\n")
+    result = _run("detect", walk_in, "--playback", path, "--config", config)
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert output.startswith("error: ") and sentence.format(recording=walk_in) in output
+
+
+def test_a_playback_file_feeds_the_playback_canceller_only_when_it_is_on(walk_in, walk_in_result):
+    """Off (the default): checked, not read, and a warning says so (the result is the plain
+    one). On: read beside the mics; the simulator's feed of this room is its tone alone, of
+    which the canceller's 0 Hz decimator and clutter filter leave nothing to fit, so the
+    scores are the plain ones."""
+    decisions, info = detect_file(walk_in, CONFIG, playback=_feed(walk_in))
+    assert any("the playback canceller is off" in warning for warning in info.warnings)
+    np.testing.assert_array_equal(decisions.score, walk_in_result[0].score)
+    plain, _ = detect_file(walk_in, PLAYBACK_ON)
+    fed, info = detect_file(walk_in, PLAYBACK_ON, playback=_feed(walk_in))
+    assert info.warnings == ()
+    np.testing.assert_array_equal(fed.score, plain.score)  # measured: equal bit for bit
+
+
+def test_run_takes_a_playback_only_with_a_wav(walk_in):
+    result = _run("run", "--playback", _feed(walk_in), "--no-view", "--fast")
+    assert result.exit_code == 2 and "--playback goes with --wav" in result.output

@@ -4,14 +4,16 @@ streaming == batch, the per-cell formula."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
 from uspd.config import Config, ConfigError, config_from_dict
-from uspd.frontend.stream import FrontEnd
+from uspd.live.sources import WavSource
 from uspd.music_study import chain_configs, distortion_energy
-from uspd.sim.render import playback_baseband, render_baseband, render_passband, scene_spectrogram
+from uspd.sim.files import write_scene
+from uspd.sim.render import playback_baseband, render_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 SEED = 5  # a tuning seed (< 1,000,000): held-out rooms are for docs/music.md
@@ -393,33 +395,33 @@ def test_a_silent_playback_leaves_the_frames_bit_for_bit_and_a_walker_keeps_thei
     assert excess_db["playback"] < 6.0 and excess_db["playback"] < excess_db["pairs"] - 15.0  # measured: 3.9 against 23.6 dB
 
 
-def test_a_sound_card_stream_given_its_playback_loses_the_music_as_the_baseband_does():
-    """The front end on real audio: the playback, sample for sample with the mics, through
-    its own decimator (FrontEnd.process(block, playback=…)), takes the music out as the
-    simulator's baseband path does (a tuning room whose music plays throughout and does
-    not clip the mic)."""
+def test_a_recording_given_its_playback_file_loses_the_music_as_the_baseband_does(tmp_path):
+    """Real audio end to end: `uspd simulate`'s WAV and the speaker's feed it writes beside it
+    (tone and music, as a loopback records it), streamed through the front end in 1 s blocks
+    (WavSource, as `uspd run --wav … --playback …` and `uspd detect` read them), lose the
+    music as the simulator's baseband path does (a tuning room whose music plays throughout
+    and does not clip the mic). The feed's tone, far from 0 Hz, does not disturb the fit."""
     scene = build_scene("music_loud_empty", 6001, duration_s=6.0, array="single", sample_rate_hz=96000)
-    rendered = render_passband(scene, Config().simulation)
-    assert rendered.clipped_fraction == 0.0
-    rate = scene.device.hardware.sample_rate_hz
-    drive = scene.music.drive_fs(rendered.start_s + np.arange(rendered.signal.shape[1]) / rate)
+    quiet = dataclasses.replace(scene, music=None)
+    recordings = {}
+    for label, room in (("music", scene), ("quiet", quiet)):
+        recordings[label] = write_scene(room, Config(), tmp_path / f"{label}.wav")
+    assert json.loads(recordings["music"][3].read_text())["clipped_fraction"] == 0.0
     settled = slice(100, None)  # after the fit's first 2 s
 
-    def sound_card(audio: np.ndarray, playback: np.ndarray | None, config: Config) -> float:
-        front = FrontEnd(rate, scene.carrier_hz, config.frontend, speed_of_sound=scene.speed_of_sound_m_s)
-        frames = [front.process(audio[:, a : a + rate], None if playback is None else playback[a : a + rate])[0]
-                  for a in range(0, audio.shape[1], rate)] + [front.flush()[0]]
-        return float(np.concatenate(frames)[settled].sum(dtype=np.float64))
+    def recording(label: str, config: Config, playback: bool = False) -> float:
+        wav, feed = recordings[label][:2]
+        source = WavSource(wav, config, carrier_hz=scene.carrier_hz, playback=feed if playback else None)
+        return float(np.concatenate([power for power, _ in source.blocks()])[settled].sum(dtype=np.float64))
 
     def baseband(scene, config: Config) -> float:
         block = render_baseband(scene, Config().simulation)
         frames = scene_spectrogram(scene, config).process(block.signal, playback=playback_baseband(scene, block))[0]
         return float(frames[settled].sum(dtype=np.float64))
 
-    quiet = dataclasses.replace(scene, music=None)
-    noise = sound_card(render_passband(quiet, Config().simulation).signal, None, PAIRS_ONLY)
-    excess_db = {"pairs": 10 * np.log10(sound_card(rendered.signal, None, PAIRS_ONLY) / noise),
-                 "playback": 10 * np.log10(sound_card(rendered.signal, drive, PLAYBACK_ONLY) / noise),
+    noise = recording("quiet", PAIRS_ONLY)
+    excess_db = {"pairs": 10 * np.log10(recording("music", PAIRS_ONLY) / noise),
+                 "playback": 10 * np.log10(recording("music", PLAYBACK_ONLY, playback=True) / noise),
                  "baseband": 10 * np.log10(baseband(scene, PLAYBACK_ONLY) / baseband(quiet, PLAYBACK_ONLY))}
     # measured: pairs 3.7, playback 1.1, the baseband path 0.7 dB over the room without music
     assert excess_db["playback"] < excess_db["pairs"] - 1.0 and abs(excess_db["playback"] - excess_db["baseband"]) < 0.5

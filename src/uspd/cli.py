@@ -24,6 +24,9 @@ console = Console()
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="TOML config; defaults apply to missing keys")]
+PlaybackOption = Annotated[Optional[Path], typer.Option(
+    help="mono WAV of what the speaker was fed, sample for sample with the recording (uspd simulate writes "
+         "one as .playback.wav), for the playback canceller ([frontend.music] playback)")]
 RayOption = Annotated[Optional[str], typer.Option("--ray-address", help="run scenes on Ray: 'local' (here, --workers "
                       "CPUs), 'auto' (on a cluster node) or ray://HOST:10001; default: local processes")]
 
@@ -120,6 +123,7 @@ def detect(
     events: Annotated[Optional[Path], typer.Option(help="JSON lines, one per motion / occupied / vacant event")] = None,
     detector: Annotated[Optional[str], typer.Option(
         help="neural (the shipped model, default), baseline (classical), or LABEL=MODEL.onnx")] = None,
+    playback: PlaybackOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Detect motion and presence in a recording; print a summary or write a timeline and events."""
@@ -138,6 +142,7 @@ def detect(
             decisions, info = detect_file(
                 recording, cfg, carrier_hz=carrier_hz,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                playback=playback,
             )
         if timeline is not None:
             write_timeline(decisions, timeline)
@@ -417,6 +422,7 @@ def run(
     fast: Annotated[bool, typer.Option("--fast", help="as fast as possible (simulated or WAV sources)")] = False,
     passband: Annotated[bool, typer.Option(help="simulate real audio and demodulate it (slower) instead of baseband")] = False,
     wav: WavOption = None,
+    playback: PlaybackOption = None,
     soundcard: SoundcardOption = False,
     device: DeviceOption = None,
     journal: JournalOption = None,
@@ -437,11 +443,12 @@ def run(
     from uspd.live.view import render
 
     soundcard = soundcard or device is not None
-    _check_live_options(wav, soundcard, speed, duration)
+    _check_live_options(wav, playback, soundcard, speed, duration)
     try:
         cfg = load_config(config)
         routines = load_routines(cfg)
-        source, start = _live_source(cfg, scenario, seed, duration, passband, wav, soundcard, device, journal)
+        source, start = _live_source(cfg, scenario, seed, duration, passband, wav, soundcard, device, journal,
+                                     playback=playback)
         journal_db = Journal(_journal_path(journal, cfg))
     except (ConfigError, ValueError, OSError, SoundCardError) as err:
         raise _fail(str(err)) from None
@@ -484,9 +491,12 @@ def run(
     _live_summary(chain, summary, journal_db)
 
 
-def _check_live_options(wav: Optional[Path], soundcard: bool, speed: float, duration: Optional[float]) -> None:
+def _check_live_options(wav: Optional[Path], playback: Optional[Path], soundcard: bool, speed: float,
+                        duration: Optional[float]) -> None:
     if wav is not None and soundcard:
         raise _fail("choose one source: a simulated scene (default), --wav or --soundcard")
+    if playback is not None and wav is None:
+        raise _fail("--playback goes with --wav: it is what the speaker was fed while that recording was made")
     if speed <= 0:
         raise _fail(f"--speed must be positive, got {speed:g}")
     if duration is not None and duration <= 0:
@@ -499,7 +509,7 @@ def _sound_device(device: Optional[str]) -> int | str | None:
 
 
 def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passband: bool, wav: Optional[Path],
-                 soundcard: bool, device: Optional[str], journal: Optional[Path]):
+                 soundcard: bool, device: Optional[str], journal: Optional[Path], *, playback: Optional[Path] = None):
     """The source of `uspd run` and `uspd serve`, and the wall time its stream starts at; a
     simulated unit or a sound card plays at its saved calibration, when `uspd calibrate` made one."""
     from datetime import datetime
@@ -517,7 +527,10 @@ def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passb
     if wav is not None:
         from uspd.live.sources import WavSource
 
-        return WavSource(wav, cfg), datetime.now().astimezone()
+        source = WavSource(wav, cfg, playback=playback)
+        for warning in source.warnings:
+            errors.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        return source, datetime.now().astimezone()
     from uspd.calibrate import simulated_device_id
     from uspd.live.sources import SimulatedSource
     from uspd.sim.scenarios import build_scene
@@ -580,6 +593,7 @@ def serve(
     duration: Annotated[Optional[float], typer.Option(help="stop the stream after this many seconds (the page stays up)")] = None,
     speed: SpeedOption = 1.0,
     wav: WavOption = None,
+    playback: PlaybackOption = None,
     soundcard: SoundcardOption = False,
     device: DeviceOption = None,
     host: Annotated[Optional[str], typer.Option(help="address to listen on (default: dashboard.host, 127.0.0.1)")] = None,
@@ -606,14 +620,15 @@ def serve(
     from uspd.live.soundcard import SoundCardError
 
     soundcard = soundcard or device is not None
-    _check_live_options(wav, soundcard, speed, duration)
+    _check_live_options(wav, playback, soundcard, speed, duration)
     try:
         cfg = load_config(config)
         host, port = host or cfg.dashboard.host, cfg.dashboard.port if port is None else port
         check_binding(host, token)
         sock = listen(host, port)
         routines = load_routines(cfg)
-        source, start = _live_source(cfg, scenario, seed, duration, False, wav, soundcard, device, journal)
+        source, start = _live_source(cfg, scenario, seed, duration, False, wav, soundcard, device, journal,
+                                     playback=playback)
         journal_db = Journal(_journal_path(journal, cfg))
     except (ConfigError, ValueError, OSError, SoundCardError) as err:
         raise _fail(str(err)) from None

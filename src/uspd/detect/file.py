@@ -12,10 +12,15 @@ decisions as the batch path (:func:`~uspd.frontend.stream.doppler_frames` on all
 Problems a user can fix (not a WAV, truncated, sample rate too low, no pilot tone,
 silence, NaN samples, heavy clipping) raise :class:`RecordingError` (a ``ValueError``)
 with one sentence; mild clipping is a warning in ``info.warnings``.
+
+Where the speaker's feed was recorded too (a loopback, or the ``.playback.wav`` that
+``uspd simulate`` writes beside its audio), ``playback=`` streams it beside the mics for
+the playback canceller (``[frontend.music] playback``; docs/music.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -73,18 +78,20 @@ def detect_file(
     config: Config,
     carrier_hz: float | None = None,
     on_progress: Callable[[float, float], None] | None = None,
+    playback: str | Path | None = None,
 ) -> tuple[Decisions, RecordingInfo]:
     """Run detection over a WAV recording, streaming it in 1 s blocks.
 
     carrier_hz: the pilot tone; ``None`` finds it in the first 2 s (then at 25, 50 and
     75 % of the file if the start holds none). on_progress(seconds done, seconds total)
-    is called after every block. Returns the per-hop decisions (time = end of the audio
-    each used, in s since the first sample) and a :class:`RecordingInfo`.
+    is called after every block. playback: a mono WAV of what the speaker was fed, sample
+    for sample with the recording (:class:`PlaybackFile`). Returns the per-hop decisions
+    (time = end of the audio each used, in s since the first sample) and a :class:`RecordingInfo`.
     Raises :class:`RecordingError` (or the front end's ``ValueError``) on unusable input.
     """
     path = Path(path)
-    sound = _open(path)
-    with sound:
+    with contextlib.ExitStack() as files:
+        sound = files.enter_context(_open(path))
         rate, n_channels, n_samples, subtype = sound.samplerate, sound.channels, sound.frames, sound.subtype
         full_scale = _full_scale(subtype)
         found = carrier_hz is None
@@ -96,6 +103,10 @@ def detect_file(
         front = FrontEnd(rate, carrier_hz, config.frontend, baseband_rate_hz=baseband_hz,
                          speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
         detection = Detection(config, front.velocity_m_s)
+        feed = None
+        if playback is not None:
+            feed = PlaybackFile.open(playback, path, rate, n_samples, config)
+            files.callback(feed.close)
         end_s = n_samples / rate
         parts: list[Decisions] = []
 
@@ -119,7 +130,7 @@ def detect_file(
                 raise RecordingError(f"{path} contains NaN or infinite samples (the first at {first / rate:.3f} s)")
             n_clipped += int(np.count_nonzero(np.abs(block) >= full_scale))
             heard = heard or bool(np.any(block))
-            decide(*front.process(block.T))
+            decide(*front.process(block.T, None if feed is None else feed.read(len(block))))
             n_read += len(block)
             if on_progress:
                 on_progress(n_read / rate, end_s)
@@ -145,7 +156,7 @@ def detect_file(
             f"{path} is too short: {end_s:.3f} s of audio gives no detector frame "
             f"(it needs about {2 * config.frontend.frame_s:.2f} s)"
         )
-    warnings = []
+    warnings = [] if feed is None else list(feed.warnings)
     if clipped > 0:
         warnings.append(
             f"{clipped:.2%} of the samples in {path} are at full scale (clipped); motion scores may run "
@@ -157,6 +168,58 @@ def detect_file(
         clipped_fraction=clipped, warnings=tuple(warnings),
     )
     return Decisions.concatenate(parts), info
+
+
+class PlaybackFile:
+    """What the speaker was fed during a recording (tone and music), read beside it block by
+    block for the playback canceller: a mono WAV at the recording's rate whose first sample
+    is the recording's first (a loopback capture, or ``uspd simulate``'s ``.playback.wav``).
+
+    With ``[frontend.music] playback`` off it is checked but not read, and ``warnings``
+    says so: a given file that silently does nothing would look like a canceller that fails.
+    """
+
+    def __init__(self, sound: sf.SoundFile, path: Path, used: bool) -> None:
+        self.sound, self.path, self.used = sound, path, used
+        self.warnings: tuple[str, ...] = () if used else (
+            f"the playback canceller is off ([frontend.music] playback = false), so {path} was not used "
+            "(docs/music.md, \"With the device's playback\")",
+        )
+
+    @classmethod
+    def open(cls, path: str | Path, recording: Path, sample_rate_hz: int, n_samples: int, config: Config) -> PlaybackFile:
+        path = Path(path)
+        sound = _open(path)
+        problem = None
+        if sound.channels != 1:
+            problem = f"the playback {path} has {sound.channels} channels; it must hold the speaker's feed alone (1 channel)"
+        elif sound.samplerate != sample_rate_hz:
+            problem = (f"the playback {path} is sampled at {sound.samplerate} Hz and {recording} at {sample_rate_hz} Hz: "
+                       "they must match sample for sample")
+        elif sound.frames < n_samples:
+            problem = (f"the playback {path} holds {sound.frames / sample_rate_hz:.3f} s, less than the "
+                       f"{n_samples / sample_rate_hz:.3f} s of {recording}")
+        if problem:
+            sound.close()
+            raise RecordingError(problem)
+        return cls(sound, path, config.frontend.music.playback)
+
+    def read(self, n_samples: int) -> np.ndarray | None:
+        """The next ``n_samples`` of the feed (full scale), or None when it is not used."""
+        if not self.used:
+            return None
+        try:
+            block = self.sound.read(n_samples, dtype="float64")
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise RecordingError(f"cannot read the playback {self.path}: {_reason(err)}") from None
+        if len(block) < n_samples:
+            raise RecordingError(f"the playback {self.path} is truncated: it ends before the recording does")
+        if not np.isfinite(block).all():
+            raise RecordingError(f"the playback {self.path} contains NaN or infinite samples")
+        return block
+
+    def close(self) -> None:
+        self.sound.close()
 
 
 def baseband_rate_for(sample_rate_hz: int, config: Config) -> int:

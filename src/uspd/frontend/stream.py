@@ -77,8 +77,9 @@ class FrontEnd:
         return power[keep], times[keep]
 
     def _regressors(self, playback: np.ndarray | None) -> np.ndarray | None:
-        """The playback's baseband and its square's (2, n), aligned with the mics'."""
-        if playback is None:
+        """The playback's baseband and its square's (2, n), aligned with the mics'; None when
+        there is none or the canceller is off."""
+        if playback is None or not self.spectrogram.takes_playback:
             return None
         if self.playback_demodulator is None:  # at 0 Hz: a plain decimating low-pass, with the mics' delay
             self.playback_demodulator = Demodulator(self.demodulator.sample_rate_hz, 0.0, self.demodulator.baseband_rate_hz)

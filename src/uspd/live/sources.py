@@ -12,7 +12,8 @@ takes, so the live chain does not care where the frames came from.
   With ``[duty_cycle] enabled`` (baseband only) it renders through a tone gate that its
   ``cycler`` switches (:func:`~uspd.live.run.run_live` shows it every block's decisions)
   and hands out no-data frames while the tone is off (:class:`~uspd.emission.GatedFrames`).
-- :class:`WavSource` streams a recording through the front end (a replay of a real room).
+- :class:`WavSource` streams a recording through the front end (a replay of a real room),
+  with what the speaker was fed beside it when given (the playback canceller's input).
 - :class:`~uspd.live.soundcard.SoundCardSource` plays the tone and records the mics.
 
 ``paced`` says whether the source itself runs in real time (a sound card); the others
@@ -104,7 +105,7 @@ class SimulatedSource:
             yield from iter_doppler(self.scene, self.config, self._spectrogram)
             return
         for block in iter_passband(self.scene, self.config.simulation):
-            yield self._front.process(block.signal)
+            yield self._front.process(block.signal, block.reference)  # the unit knows what it plays
         yield self._front.flush()
 
     def _recheck_due(self) -> bool:
@@ -128,19 +129,25 @@ class SimulatedSource:
 
 
 class WavSource:
-    """A WAV recording streamed through the front end in 1 s blocks (checked as ``uspd detect`` checks it)."""
+    """A WAV recording streamed through the front end in 1 s blocks (checked as ``uspd detect``
+    checks it, and so is a ``playback``: :class:`~uspd.detect.file.PlaybackFile`)."""
 
     paced = False
     level_dbfs = None
     calibration = None
 
-    def __init__(self, path: str | Path, config: Config, carrier_hz: float | None = None) -> None:
-        from uspd.detect.file import _find_carrier, _open, baseband_rate_for
+    def __init__(self, path: str | Path, config: Config, carrier_hz: float | None = None,
+                 playback: str | Path | None = None) -> None:
+        from uspd.detect.file import PlaybackFile, _find_carrier, _open, baseband_rate_for
 
         self.path = Path(path)
         with _open(self.path) as sound:
             self.sample_rate_hz, self.n_channels, n_samples = sound.samplerate, sound.channels, sound.frames
             self.carrier_hz = _find_carrier(sound, self.path) if carrier_hz is None else float(carrier_hz)
+        # what the speaker was fed, read beside the mics (checked now, streamed by blocks())
+        self._feed = None if playback is None else PlaybackFile.open(playback, self.path, self.sample_rate_hz,
+                                                                     n_samples, config)
+        self.warnings = () if self._feed is None else self._feed.warnings
         self.name = f"wav:{self.path.name}"
         self.duration_s = n_samples / self.sample_rate_hz
         self._front = FrontEnd(self.sample_rate_hz, self.carrier_hz, config.frontend,
@@ -152,8 +159,11 @@ class WavSource:
         import soundfile as sf
 
         step = max(1, int(round(BATCH_BLOCK_S * self.sample_rate_hz)))
+        feed = self._feed
         for block in sf.blocks(str(self.path), blocksize=step, dtype="float64", always_2d=True):
             if not np.isfinite(block).all():
                 raise ValueError(f"{self.path} contains NaN or infinite samples")
-            yield self._front.process(block.T)
+            yield self._front.process(block.T, None if feed is None else feed.read(len(block)))
         yield self._front.flush()
+        if feed is not None:
+            feed.close()
