@@ -168,3 +168,48 @@ def test_duty_cycling_on_a_virtual_card_gates_the_played_tone_and_holds_presence
     assert scores[(times > entered - 1.0) & (times < off_s)].max() > 0.5  # before: the walk was heard
     assert chain.status.duty_pct == pytest.approx(duty_stats(gate, 0.0, source.rendered_s).duty_pct)
     assert 30.0 < chain.status.duty_pct < 90.0
+
+
+def test_a_card_with_a_loopback_input_feeds_the_playback_canceller(monkeypatch):
+    """[soundcard] playback_channel: that input records what the speaker plays (tone and music,
+    as some mic arrays' loopback does); it is left out of the mics and feeds the playback
+    canceller, block by block as the card delivers, as the whole recording does in one pass."""
+    config = Config().with_music(playback=True)
+    config = config.model_copy(update={"soundcard": config.soundcard.model_copy(update={"playback_channel": 0})})
+    scene = build_scene("music_loud_empty", 6001, duration_s=6.0, array="single", sample_rate_hz=RATE_HZ,
+                        carrier_hz=config.emission.carrier_hz)  # a tuning room whose music plays throughout
+    blocks = list(iter_passband(scene, config.simulation))
+    mics = np.concatenate([b.signal for b in blocks], axis=1)
+    feed = np.concatenate([b.reference for b in blocks])
+    card = VirtualCard(np.vstack([feed, mics[0]]).astype(np.float32), overrun_at_s=99.0, unplug_at_s=99.0)
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
+    source = soundcard.SoundCardSource(config, on_problem=print)
+    assert source.mics == [1]
+    block = int(config.live.soundcard_block_s * RATE_HZ)
+    live = []
+    for power, _ in source.blocks():
+        live.append(power)
+        if card.position + block > mics.shape[1] and source._queue.empty():
+            source.stop()
+    live = np.concatenate(live)
+
+    def whole(playback: np.ndarray | None) -> np.ndarray:
+        front = FrontEnd(RATE_HZ, config.emission.carrier_hz, config.frontend,
+                         baseband_rate_hz=baseband_rate_for(RATE_HZ, config), speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
+        n = card.position
+        return front.process(mics[:, :n].astype(np.float32), None if playback is None else playback[:n])[0][: len(live)]
+
+    np.testing.assert_allclose(live, whole(feed.astype(np.float32)), rtol=1e-3, atol=1e-5 * live.max())  # measured: 6e-7 of it
+    settled = slice(100, None)  # after the fit's first 2 s
+    unfed = whole(None)[settled].sum(dtype=np.float64)  # the conjugate pairs alone
+    assert 10 * np.log10(unfed / live[settled].sum(dtype=np.float64)) > 6.0  # measured: 9.5 dB less, music and noise together
+
+
+def test_a_loopback_channel_the_card_does_not_have_is_one_clear_error(monkeypatch):
+    config = Config()
+    config = config.model_copy(update={"soundcard": config.soundcard.model_copy(update={"playback_channel": 2})})
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: VirtualCard(np.zeros((2, 10), np.float32), overrun_at_s=9.0,
+                                                                       unplug_at_s=9.0))
+    with pytest.raises(soundcard.SoundCardError, match="playback_channel 2 leaves no microphone input of virtual array, "
+                                                       "which has 2 inputs"):
+        soundcard.SoundCardSource(config, on_problem=print)

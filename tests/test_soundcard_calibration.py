@@ -14,7 +14,7 @@ from uspd.calibrate import CalibrationStore, DeviceProfile, SimulatedProber, cal
 from uspd.cli import app
 from uspd.config import Config, SoundCardConfig
 from uspd.live import soundcard
-from uspd.live.soundcard_calibration import SoundCardProber, card_profile
+from uspd.live.soundcard_calibration import SoundCardProber, card_prober, card_profile
 from uspd.sim.room import Furniture
 from uspd.sim.virtual_card import LoopbackCard, RoomLoopback
 
@@ -70,6 +70,21 @@ def test_a_probe_through_the_card_records_what_the_simulation_renders(unit, room
     muted = LoopbackCard(room, muted=True)
     with _prober(muted) as prober:  # a silent speaker: nothing at the carrier
         assert probe_carrier(prober, 30000.0, CONFIG.calibration).coupling_db < normal.coupling_db - 40
+
+
+def test_a_loopback_input_is_not_probed_as_a_mic(unit, room):
+    """A card whose input 0 records what it plays ([soundcard] playback_channel = 0): the
+    latency and a probe are the mics' alone, as on the same card without it (as a mic, that
+    input would hear the tone at the level played: ~ +50 dB of coupling)."""
+    config = CONFIG.model_copy(update={"soundcard": SoundCardConfig(playback_channel=0)})
+    card = LoopbackCard(room, feed_channel=0)
+    with card_prober(soundcard.find_card(card, None), config, card) as prober:
+        assert prober.profile.n_mics == room.n_mics and 0 <= prober.latency_samples - (9600 + 389) <= 4
+        heard = probe_carrier(prober, 30000.0, CONFIG.calibration)
+    rendered = probe_carrier(SimulatedProber(unit.scene, CONFIG.simulation), 30000.0, CONFIG.calibration)
+    assert heard.coupling_db == pytest.approx(rendered.coupling_db, abs=0.1)
+    fed = np.concatenate([card.heard(a, 9600, 9600)[:, 0] for a in range(0, len(card.played), 9600)])
+    np.testing.assert_array_equal(fed[9989:], card.played[: len(fed) - 9989])  # the loopback: what it played, one round trip late
 
 
 def test_calibrating_through_the_card_chooses_as_the_simulation_does(unit, room):

@@ -188,6 +188,10 @@ class SoundCardConfig(_Section):
     speaker_offset_m: Optional[tuple[float, float, float]] = Field(
         None, description="the speaker's offset from the device centre, metres (with mic_offsets_m)"
     )
+    playback_channel: Optional[int] = Field(
+        None, ge=0, description="input channel that records what the speaker plays (a hardware loopback, as some mic "
+        "arrays give), not a mic: the playback canceller's reference ([frontend.music] playback)"
+    )
     speaker_sensitivity_db_spl: float = Field(95.0, gt=40, lt=140, description="datasheet SPL at 1 m of a full-scale sine")
     mic_sensitivity_dbfs_per_pa: float = Field(-26.0, lt=0, description="datasheet mic sensitivity, dBFS per Pa")
 

@@ -194,24 +194,27 @@ class GatedFrames:
         """Tone fully on now and ``settle_s`` ago."""
         return (self.gate.gain(t_s) >= 1.0) & (self.gate.gain(t_s - self.settle_s) >= 1.0)
 
-    def process(self, block: np.ndarray, start_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """(n_mics, n) baseband starting at ``start_s`` → power (n_frames, n_velocity), frame end times."""
+    def process(self, block: np.ndarray, start_s: float,
+                playback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(n_mics, n) baseband starting at ``start_s`` → power (n_frames, n_velocity), frame end times;
+        ``playback`` (n_regressors, n): what the device played meanwhile, as the spectrogram takes it."""
         rate = self.spectrogram.rate_hz
         n = block.shape[-1]
         steady = self.steady(start_s + np.arange(n) / rate)
         edges = np.flatnonzero(np.diff(steady.astype(np.int8))) + 1
         powers, times = [], []
         for a, b in zip(np.r_[0, edges], np.r_[edges, n]):
+            played = None if playback is None else playback[:, a:b]
             if not steady[a]:
                 self._feeding = False
                 parts = [self._blank(start_s + a / rate, start_s + b / rate)]
             elif self._feeding:
-                parts = [self.spectrogram.process(block[:, a:b])]
+                parts = [self.spectrogram.process(block[:, a:b], playback=played)]
             else:  # the tone is back: restart, with blank hops until the first frame fills
                 self.spectrogram.reset(start_s + a / rate)
                 self._feeding = True
                 parts = [self._blank(start_s + a / rate, start_s + (a + self.spectrogram.frame) / rate, inclusive=False),
-                         self.spectrogram.process(block[:, a:b])]
+                         self.spectrogram.process(block[:, a:b], playback=played)]
             for power, ends in parts:
                 if len(ends):
                     self._last_s = float(ends[-1])

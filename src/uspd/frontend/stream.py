@@ -64,7 +64,7 @@ class FrontEnd:
         """Next audio block (n_channels, m) → the Doppler frames it completed. ``playback``
         (m,): what the speaker played besides the tone during the block (given with every
         block or never), full-scale units."""
-        return self._frames(self.demodulator.process(block), self._regressors(playback))
+        return self._frames(self.demodulator.process(block), self.regressors(playback))
 
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         """End of stream: frames from the demodulator's withheld tail that end within the
@@ -76,7 +76,7 @@ class FrontEnd:
         keep = times <= end_s + 1e-9
         return power[keep], times[keep]
 
-    def _regressors(self, playback: np.ndarray | None) -> np.ndarray | None:
+    def regressors(self, playback: np.ndarray | None) -> np.ndarray | None:
         """The playback's baseband and its square's (2, n), aligned with the mics'; None when
         there is none or the canceller is off."""
         if playback is None or not self.spectrogram.takes_playback:

@@ -122,6 +122,17 @@ class Card:
         """Its calibration is kept under this: the name survives re-plugging and reboots, the index does not."""
         return f"soundcard:{self.name}"
 
+    def mic_channels(self, playback_channel: int | None) -> list[int]:
+        """Its inputs that are mics: all but the one recording what the speaker plays
+        (``[soundcard] playback_channel``, a hardware loopback)."""
+        if playback_channel is None:
+            return list(range(self.n_inputs))
+        if playback_channel >= self.n_inputs or self.n_inputs < 2:
+            raise SoundCardError(f"[soundcard] playback_channel {playback_channel} leaves no microphone input of "
+                                 f"{self.name}, which has {self.n_inputs} input{'s' if self.n_inputs > 1 else ''} "
+                                 f"(channels 0–{self.n_inputs - 1}); check the card's channel map (uspd devices)")
+        return [c for c in range(self.n_inputs) if c != playback_channel]
+
 
 def find_card(sd, device: int | str | None) -> Card:
     """The device's name, microphone count and supported rates, or a :class:`SoundCardError`."""
@@ -182,6 +193,8 @@ class SoundCardSource:
         self.on_problem = on_problem
         self.card = card = find_card(self.sd, device)
         self.n_channels = card.n_inputs
+        self.mics = card.mic_channels(config.soundcard.playback_channel)
+        self.playback_channel = config.soundcard.playback_channel
         self.name = card.id
         self.plan = plan_audio(list(card.rates_hz), config.emission.carrier_hz)
         self.calibration = calibrations.load(card.id) if calibrations is not None else None
@@ -202,6 +215,9 @@ class SoundCardSource:
                                baseband_rate_hz=baseband_rate_for(self.plan.sample_rate_hz, config),
                                speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
         self.velocity_m_s = self._front.velocity_m_s
+        if self.playback_channel is not None and not self._front.spectrogram.takes_playback:
+            on_problem(f"the playback canceller is off ([frontend.music] playback = false): input {self.playback_channel}, "
+                       "the speaker's loopback, is only left out of the microphones")
         self.recheck = self._periodic_recheck(calibrations, log)
         self._rechecking: _Rechecking | None = None
         self.tone_gate = self.cycler = self._heard_gate = self._gated = None
@@ -227,7 +243,7 @@ class SoundCardSource:
         from uspd.live.recheck import PeriodicRecheck
         from uspd.live.soundcard_calibration import card_profile, check_speaker_heard
 
-        profile = card_profile(self.config.soundcard, self.card.n_inputs, self.plan.sample_rate_hz)
+        profile = card_profile(self.config.soundcard, len(self.mics), self.plan.sample_rate_hz)
         return PeriodicRecheck(self.calibration, profile, self.config.calibration, calibrations, log,
                                accept=lambda calibration: check_speaker_heard(calibration, profile))
 
@@ -312,16 +328,20 @@ class SoundCardSource:
             self.recheck.resumed(now_s)
 
     def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Audio block → Doppler frames; with a tone gate (duty-cycling, re-checks), frames the mics
-        recorded with the tone off, ramping or settling are no data (:class:`~uspd.emission.GatedFrames`)."""
+        """Audio block (n_inputs, n) → Doppler frames; with a tone gate (duty-cycling, re-checks),
+        frames the mics recorded with the tone off, ramping or settling are no data
+        (:class:`~uspd.emission.GatedFrames`). A loopback input is the playback, not a mic."""
+        mics = audio[self.mics] if len(self.mics) < len(audio) else audio
+        playback = None if self.playback_channel is None else audio[self.playback_channel]
         if self._gated is None:
-            return self._front.process(audio)
+            return self._front.process(mics, playback)
         demodulator = self._front.demodulator
-        baseband = demodulator.process(audio)
+        baseband, regressors = demodulator.process(mics), self._front.regressors(playback)
         first = self._baseband_out
         self._baseband_out += baseband.shape[1]
         skip = min(max(demodulator.settle_samples - first, 0), baseband.shape[1])  # ramping up from the silence before the stream
-        return self._gated.process(baseband[:, skip:], (first + skip) / demodulator.baseband_rate_hz)
+        return self._gated.process(baseband[:, skip:], (first + skip) / demodulator.baseband_rate_hz,
+                                   None if regressors is None else regressors[:, skip:])
 
 
 class _Rechecking:

@@ -52,7 +52,7 @@ SPEAKER_UNHEARD_DB = 20.0  # loudest candidate this far under the speaker's rate
 _PRESET_BY_COUNT = {len(mics): name for name, mics in ARRAY_PRESETS.items()}
 
 
-def card_profile(config: SoundCardConfig, n_inputs: int, sample_rate_hz: int) -> DeviceProfile:
+def card_profile(config: SoundCardConfig, n_mics: int, sample_rate_hz: int) -> DeviceProfile:
     """The card's nominal design from ``[soundcard]``; the preset for its mic count when no
     geometry is given and exactly one fits (ValueError with what to set otherwise)."""
     if sample_rate_hz not in SAMPLE_RATES_HZ:
@@ -64,16 +64,16 @@ def card_profile(config: SoundCardConfig, n_inputs: int, sample_rate_hz: int) ->
         profile = DeviceProfile("custom", sample_rate_hz, tuple(map(tuple, config.mic_offsets_m)),
                                 tuple(config.speaker_offset_m), **sensitivities)
     else:
-        array = config.array or _PRESET_BY_COUNT.get(n_inputs)
+        array = config.array or _PRESET_BY_COUNT.get(n_mics)
         if array is None:
-            raise ValueError(f"the card has {n_inputs} microphone inputs and no preset has {n_inputs} mics: describe "
+            raise ValueError(f"the card has {n_mics} microphone inputs and no preset has {n_mics} mics: describe "
                              "the array in [soundcard] mic_offsets_m and speaker_offset_m (metres from the device "
                              "centre, x forward, z up)")
         if array not in ARRAY_PRESETS:
             raise ValueError(f"unknown [soundcard] array '{array}'; presets: {', '.join(ARRAY_PRESETS)}")
         profile = DeviceProfile(array, sample_rate_hz, **sensitivities)
-    if profile.n_mics != n_inputs:
-        raise ValueError(f"the card has {n_inputs} microphone inputs but [soundcard] describes {profile.n_mics} mics")
+    if profile.n_mics != n_mics:
+        raise ValueError(f"the card has {n_mics} microphone inputs but [soundcard] describes {profile.n_mics} mics")
     return profile
 
 
@@ -94,7 +94,7 @@ class _Take:
     """One buffer to play and the recording made meanwhile (filled by the stream callback)."""
 
     play: np.ndarray  # (n,) float32
-    recording: np.ndarray  # (n_mics, n + latency allowance) float32
+    recording: np.ndarray  # (n_inputs, n + latency allowance) float32: the mics, and a loopback if the card has one
     position: int = 0
     glitch: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -110,6 +110,7 @@ class SoundCardProber:
     def __init__(self, card: Card, profile: DeviceProfile, config: Config, sd=None) -> None:
         self.sd = sd or soundcard._sounddevice()
         self.card, self.profile, self.config = card, profile, config
+        self.mics = card.mic_channels(config.soundcard.playback_channel)  # a loopback input is not probed
         self.sample_rate_hz = profile.sample_rate_hz
         self.baseband_rate_hz = float(baseband_rate_for(self.sample_rate_hz, config))
         self.latency_samples: int | None = None
@@ -163,7 +164,7 @@ class SoundCardProber:
             if self._abandoned is not None:  # checked after the take is set: abandon() sees it or it sees abandon()
                 raise SoundCardError(self._abandoned)
             if take.glitch is None:
-                return take.recording
+                return take.recording[self.mics]
         raise SoundCardError(f"every try of a probe was disturbed ({take.glitch}); close other audio programs and retry")
 
     def abandon(self, reason: str) -> None:
@@ -219,4 +220,5 @@ def soundcard_prober(config: Config, device: int | str | None) -> tuple[SoundCar
 
 def card_prober(card: Card, config: Config, sd) -> SoundCardProber:
     """The prober of a found card at its fastest rate, with its profile from ``[soundcard]``."""
-    return SoundCardProber(card, card_profile(config.soundcard, card.n_inputs, card.rates_hz[0]), config, sd)
+    profile = card_profile(config.soundcard, len(card.mic_channels(config.soundcard.playback_channel)), card.rates_hz[0])
+    return SoundCardProber(card, profile, config, sd)

@@ -34,7 +34,7 @@ from uspd.config import Config
 from uspd.emission import DutyCycler, GatedFrames, ToneGate
 from uspd.frontend.demod import BATCH_BLOCK_S
 from uspd.frontend.stream import DEFAULT_SPEED_OF_SOUND_M_S, FrontEnd
-from uspd.sim.render import iter_baseband, iter_doppler, iter_passband, scene_spectrogram
+from uspd.sim.render import iter_baseband, iter_doppler, iter_passband, playback_baseband, scene_spectrogram
 from uspd.sim.scene import Scene
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ class SimulatedSource:
                 for block in iter_baseband(self.scene, self.config.simulation, start_s=self.rendered_s,
                                            tone_gate=self.tone_gate):
                     self.rendered_s = block.start_s + block.signal.shape[-1] / block.sample_rate_hz
-                    yield frames.process(block.signal, block.start_s)
+                    playback = playback_baseband(self.scene, block) if self._spectrogram.takes_playback else None
+                    yield frames.process(block.signal, block.start_s, playback)
                     if self._recheck_due():
                         break
                 else:

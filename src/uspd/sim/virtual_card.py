@@ -110,21 +110,24 @@ class LoopbackCard:
     """Stands in for the ``sounddevice`` module: one duplex device whose mics hear ``room``
     answer the output, ``extra_latency`` samples late (plus one block); ``muted``: the
     speaker stays silent; ``speed``: stream seconds per wall second; ``unplug_at_s``: its
-    first stream stops calling back there, as an unplugged card does (the next open finds it back)."""
+    first stream stops calling back there, as an unplugged card does (the next open finds it back);
+    ``feed_channel``: an input there records what the speaker is fed, as it leaves (a hardware loopback)."""
 
     class PortAudioError(Exception):
         pass
 
     def __init__(self, room: RoomLoopback, *, name: str = "virtual loopback", extra_latency: int = 389,
-                 muted: bool = False, speed: float = 20.0, unplug_at_s: float | None = None) -> None:
+                 muted: bool = False, speed: float = 20.0, unplug_at_s: float | None = None,
+                 feed_channel: int | None = None) -> None:
         self.room, self.name, self.extra_latency, self.muted, self.speed = room, name, extra_latency, muted, speed
-        self.unplug_at_s = unplug_at_s
+        self.unplug_at_s, self.feed_channel = unplug_at_s, feed_channel
+        self.n_inputs = room.n_mics + (feed_channel is not None)
         self.rate = room.sample_rate_hz
         self.played = np.zeros(0, np.float32)  # everything played so far, across streams
         self.opens = 0
 
     def query_devices(self, device=None, kind=None):
-        return {"name": self.name, "max_input_channels": self.room.n_mics, "max_output_channels": 1}
+        return {"name": self.name, "max_input_channels": self.n_inputs, "max_output_channels": 1}
 
     def check_input_settings(self, device, samplerate):
         if samplerate != self.rate:
@@ -134,13 +137,18 @@ class LoopbackCard:
         self.check_input_settings(device, samplerate)
 
     def Stream(self, *, device, samplerate, blocksize, channels, dtype, callback):
-        assert (samplerate, channels, dtype) == (self.rate, (self.room.n_mics, 1), "float32")
+        assert (samplerate, channels, dtype) == (self.rate, (self.n_inputs, 1), "float32")
         return _LoopbackStream(self, blocksize, callback)
 
     def heard(self, start: int, n: int, block: int) -> np.ndarray:
-        """(n, n_mics) float32 the mics record over stream samples [start, start + n)."""
+        """(n, n_inputs) float32 the inputs record over stream samples [start, start + n)."""
+        delay = block + self.extra_latency
         drive = np.zeros(0) if self.muted else self.played
-        return self.room.answer(drive, start, n, block + self.extra_latency).T.astype(np.float32)
+        heard = self.room.answer(drive, start, n, delay)
+        if self.feed_channel is not None:  # the output as it leaves for the speaker (muted or not), in input time
+            fed = self.played[max(start - delay, 0) : max(start - delay + n, 0)]
+            heard = np.insert(heard, self.feed_channel, np.pad(fed, (n - len(fed), 0)), axis=0)
+        return heard.T.astype(np.float32)
 
 
 class VirtualStream:
