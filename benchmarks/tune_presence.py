@@ -3,6 +3,7 @@
     python benchmarks/tune_presence.py --detector neural --out docs/evaluation/presence-tuning-neural.md
     python benchmarks/tune_presence.py --model src/uspd/models/motion.fp32.onnx --model NEW.onnx \
         --scenes-per-kind 24 --hours 6 --workers 2
+    python benchmarks/tune_presence.py ... --model NEW.onnx@docs/music/playback.toml   # its frames from that chain
 
 The presence thresholds live on the detector's score scale, so each detector needs its
 own. This renders the evaluation's scene plan (every human kind, every distractor row)
@@ -36,7 +37,7 @@ from uspd.detect.presence import Presence
 from uspd.evaluate import HELD_OUT_SEED_START, EvaluationSettings, SceneFrames, SceneJob, plan_scenes, summarize
 from uspd.parallel import map_jobs
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_doppler, scene_spectrogram
+from uspd.sim.render import iter_baseband, playback_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 TUNING_SEED = 1000
@@ -64,15 +65,47 @@ class Scored:
     distance_m: np.ndarray
 
 
-def _score(job: SceneJob, detector: str, models: tuple[Path | None, ...]) -> list[Scored]:
-    """Render the scene once and run each network over it (one entry per model, in order)."""
+@dataclass(frozen=True)
+class Network:
+    """A network and the chain its frames come from: ``--model PATH[@CONFIG.toml]``."""
+
+    model: Path | None  # None: the shipped one
+    chain: Path | None = None  # a config whose [frontend] makes its frames (e.g. the playback canceller on)
+
+    @classmethod
+    def parse(cls, text: str) -> Network:
+        model, _, chain = text.rpartition("@") if text.endswith(".toml") and "@" in text else (text, "", "")
+        return cls(Path(model), Path(chain) if chain else None)
+
+    @property
+    def name(self) -> str:
+        return "shipped" if self.model is None else str(self.model) + (f" @ {self.chain}" if self.chain else "")
+
+    def config(self) -> Config:
+        config = load_config(self.chain)
+        return config if self.model is None else config.model_copy(
+            update={"detect": config.detect.model_copy(update={"model": str(self.model)})})
+
+
+def _score(job: SceneJob, detector: str, networks: tuple[Network, ...]) -> list[Scored]:
+    """Render the scene once and run each network over it, through its own chain (one entry
+    per network, in order; networks on the same chain share its frames)."""
     scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
     config = Config()
-    spectrogram = scene_spectrogram(scene, config)
+    configs = [network.config() for network in networks]
+    spectrograms = {}  # one per distinct chain
+    for c in configs:
+        spectrograms.setdefault(c.frontend.model_dump_json(), scene_spectrogram(scene, c))
+    velocity_m_s = next(iter(spectrograms.values())).velocity_m_s
     truth = label_scene(scene, config.frontend.hop_s)
-    chains = [DETECTORS[detector](Config() if model is None else Config.model_validate({"detect": {"model": str(model)}}),
-                                  spectrogram.velocity_m_s) for model in models]
-    parts = [(times, [chain.process(power) for chain in chains]) for power, times in iter_doppler(scene, config, spectrogram)]
+    chains = [(DETECTORS[detector](c, velocity_m_s), c.frontend.model_dump_json()) for c in configs]
+    parts = []
+    for block in iter_baseband(scene, config.simulation):
+        playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
+        frames = {key: s.process(block.signal, playback=playback if s.takes_playback else None)
+                  for key, s in spectrograms.items()}
+        times = next(iter(frames.values()))[1]
+        parts.append((times, [chain.process(frames[key][0]) for chain, key in chains]))
     time_s = np.concatenate([t for t, _ in parts])
     keep, row = truth.rows_at(time_s, config.frontend.hop_s)
     scored = []
@@ -130,15 +163,12 @@ def _row(name: str, setting: str, r: dict) -> str:
             f"{r['occupied_per_h']:.2f} | {r['presence']:.1%} | {r['never_occupied']} | {arrival} | {kinds} |")
 
 
-def _network_name(model: Path | None) -> str:
-    return "shipped" if model is None else str(model)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="neural")
-    parser.add_argument("--model", type=Path, action="append", default=None,
-                        help="a neural detector's ONNX file; repeat to compare networks, the first is the reference "
+    parser.add_argument("--model", type=Network.parse, action="append", default=None, metavar="PATH[@CONFIG.toml]",
+                        help="a neural detector's ONNX file, with the config whose [frontend] makes its frames after "
+                             "@ (default: the package's); repeat to compare networks, the first is the reference "
                              "(default: the shipped one)")
     parser.add_argument("--scenes-per-kind", type=int, default=8)
     parser.add_argument("--hours", type=float, default=1.0, help="hours of empty-room distractor scenes")
@@ -147,35 +177,37 @@ def main() -> None:
                         help="a TOML config whose [presence] is the current setting (default: the package's defaults)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    models = tuple(args.model or [None])
+    networks = tuple(args.model or [Network(None)])
     if args.detector != "neural" and args.model:
         parser.error("--model applies to the neural detector only")
-    for model in models:
-        if model is not None and not model.is_file():
-            parser.error(f"no network file at {model}")
+    for network in networks:
+        if network.model is not None and not network.model.is_file():
+            parser.error(f"no network file at {network.model}")
     try:
         current = load_config(args.config).presence
+        for network in networks:
+            network.config()
     except ConfigError as err:
         parser.error(str(err))
 
     settings = EvaluationSettings(hours=args.hours, scenes_per_kind=args.scenes_per_kind)
     jobs = [replace(job, seed=job.seed - HELD_OUT_SEED_START + TUNING_SEED) for job in plan_scenes(settings)]
     assert max(job.seed for job in jobs) < HELD_OUT_SEED_START
-    per_job = map_jobs(partial(_score, detector=args.detector, models=models), jobs, args.workers,
+    per_job = map_jobs(partial(_score, detector=args.detector, networks=networks), jobs, args.workers,
                        cost=lambda job: job.duration_s,
                        on_done=lambda job, _: print(f"scored {job.name} {job.seed}", flush=True))
 
     results = []  # (network, setting, result); the first is the reference
-    for i, model in enumerate(models):
+    for i, network in enumerate(networks):
         scenes = [scored[i] for scored in per_job]
-        results.append((_network_name(model), "current", _judge(scenes, current, settings)))
+        results.append((network.name, "current", _judge(scenes, current, settings)))
         for values in itertools.product(*GRID.values()):
             update = dict(zip(GRID, values))
             if not update["sensitive_threshold"] <= update["minor_threshold"] <= update["major_threshold"]:
                 continue
             candidate = PresenceConfig.model_validate({**current.model_dump(), **update})
             setting = ", ".join(f"{k} {v:g}" for k, v in update.items())
-            results.append((_network_name(model), setting, _judge(scenes, candidate, settings)))
+            results.append((network.name, setting, _judge(scenes, candidate, settings)))
             print(results[-1][0], setting, {k: v for k, v in results[-1][2].items() if not isinstance(v, dict)},
                   flush=True)
     reference = results[0][2]
@@ -183,7 +215,7 @@ def main() -> None:
 
     hours = sum(job.duration_s for job in jobs if not job.is_human) / 3600.0
     command = " ".join(["python benchmarks/tune_presence.py", f"--detector {args.detector}",
-                        *(f"--model {m}" for m in args.model or []),
+                        *(f"--model {m.model}" + (f"@{m.chain}" if m.chain else "") for m in args.model or []),
                         *([f"--config {args.config}"] if args.config else []),
                         f"--scenes-per-kind {args.scenes_per_kind}", f"--hours {args.hours:g}"])
     header = ("| network | setting | walking seen | minor seen | false onsets / h | false occupied / h | presence | "
@@ -206,7 +238,7 @@ def main() -> None:
         "per distractor row of the evaluation (counts):",
         "",
         "| distractor | hours | " + " | ".join(name for name, setting, _ in results if setting == "current") + " |",
-        "|---|---:|" + "---:|" * len(models),
+        "|---|---:|" + "---:|" * len(networks),
         *(f"| {row} | {hours:.3g} | " + " | ".join(f"{r['by_row'][row][1]} ({r['by_row'][row][2]})"
                                                    for _, setting, r in results if setting == "current") + " |"
           for row, (hours, _, _) in reference["by_row"].items()),

@@ -12,6 +12,9 @@ model that is merely more sensitive at 0.35 does not win by that.
 
     python benchmarks/validate_models.py src/uspd/models/motion.fp32.onnx other/motion.fp32.onnx \
         --per-kind 24 --workers 2 --cache ~/.cache/uspd
+
+``--config`` renders them through another chain (every model alike), e.g. with the
+playback canceller on for a network trained on its frames.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from uspd.config import Config
+from uspd.config import ConfigError, load_config
 from uspd.detect.neural import CLASSES, motion_score
 from uspd.evaluate import DET_THRESHOLDS, TOLERANCE_S, at_equal_detection, debounce, events_hit, spans
 from uspd.model.data import SEED_RANGES, SceneData, labeled_set
@@ -88,8 +91,14 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list every walking event each model missed")
     parser.add_argument("--equal-detection", type=float, nargs="+", metavar="SHARE",
                         help="also compare at these shares of walking events detected (e.g. 0.9 0.95)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML config whose chain renders the rooms (e.g. docs/music/playback.toml)")
     args = parser.parse_args()
-    config, hop_s, loop = Config(), Config().frontend.hop_s, LoopSettings()
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        parser.error(str(err))
+    hop_s, loop = config.frontend.hop_s, LoopSettings()
     validation = cached_render(labeled_set(args.per_kind, SEED_RANGES["validation"]), config, args.cache, args.workers)
     probabilities = {path: onnx_probabilities(path, validation) for path in args.models}  # each network run once
     rows = {path: stage_metrics(scene_scores(validation, p), validation, loop, hop_s)
