@@ -5,8 +5,7 @@
 For each mic array, ``music_loud_empty`` rooms from ``--seed`` (the canceller's tuning
 rooms, below the held-out seeds) are rendered as drawn and without their music; the
 music's part alone (the difference) goes through the front end with each setting, each
-cell cancelled as the whole render's cell was (``uspd.music_study.distortion_energy``'s
-measure). Per setting: the distortion energy in the Doppler band before over after, over
+cell cancelled as the whole render's cell was (``uspd.music_study.music_part_frames``). Per setting: the distortion energy in the Doppler band before over after, over
 the whole of each room's music and from its 5th second of music on (every canceller
 learns first; the playback canceller also keeps what it learned through the pauses
 between songs, which a fresh stream per room does not show).
@@ -15,16 +14,15 @@ between songs, which a fresh stream per room does not show).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from functools import partial
 
 import numpy as np
 
 from uspd.config import Config
 from uspd.evaluate import HELD_OUT_SEED_START
+from uspd.music_study import music_part_frames
 from uspd.parallel import map_jobs
 from uspd.sim.device import ARRAY_PRESETS
-from uspd.sim.render import iter_baseband, playback_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 SETTINGS = {  # the music cancellers of the front end, per setting
@@ -41,14 +39,10 @@ def room(seed: int, array: str) -> dict[str, np.ndarray]:
     """Per setting, the music part's Doppler-band energy per frame; 'playing': frames with music."""
     scene = build_scene("music_loud_empty", seed, duration_s=ROOM_S, array=array)
     configs = {name: Config.model_validate({"frontend": {"music": music}}) for name, music in SETTINGS.items()}
-    spectrograms = {name: scene_spectrogram(scene, config) for name, config in configs.items()}
     energy: dict[str, list[np.ndarray]] = {name: [] for name in SETTINGS}
     times = []
-    simulation = Config().simulation
-    for block, quiet in zip(iter_baseband(scene, simulation), iter_baseband(dataclasses.replace(scene, music=None), simulation)):
-        playback = playback_baseband(scene, block)
-        for name, spectrogram in spectrograms.items():
-            _, end_s, part = spectrogram.process(block.signal, part=block.signal - quiet.signal, playback=playback)
+    for _, frames in music_part_frames(scene, configs):
+        for name, (_, end_s, part) in frames.items():
             energy[name].append(part.sum(axis=1, dtype=np.float64))
         times.append(end_s)
     out = {name: np.concatenate(parts) for name, parts in energy.items()}

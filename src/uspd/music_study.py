@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -42,7 +42,7 @@ from uspd.parallel import map_jobs
 from uspd.physics import power_to_db
 from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband, playback_baseband, scene_spectrogram
+from uspd.sim.render import Rendered, iter_baseband, playback_baseband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 from uspd.sim.scene import Scene
 from uspd.sim.sources import ALWAYS_S
@@ -92,20 +92,27 @@ def plan(settings: StudySettings) -> list[SceneJob]:
             + [SceneJob(EMPTY, EMPTY, first + i, EMPTY_SCENE_S, settings.array) for i in range(n_empty)])
 
 
-def distortion_energy(scene: Scene, configs: dict[str, Config]) -> dict[str, float]:
-    """Σ Doppler power of the music's part alone (the render minus the same room rendered
-    without music), put through the front end with the canceller off and on ('off', 'on';
-    on: the cancellation each cell of the whole render got), and of the room without
-    music ('noise')."""
-    spectrograms = {label.split("/")[1]: scene_spectrogram(scene, c) for label, c in configs.items()}
-    noise_spectrogram = scene_spectrogram(scene, next(c for label, c in configs.items() if label.endswith("off")))
-    energy = {"off": 0.0, "on": 0.0, "noise": 0.0}
+def music_part_frames(scene: Scene, configs: dict[str, Config]) -> Iterator[tuple[Rendered, dict[str, tuple]]]:
+    """Block by block: the room rendered without its music, and per chain (``configs``'
+    labels) its frames of the render with the music — power, frame end times (s) and the
+    power of the music's part alone (the render minus the quiet one), each cell cancelled
+    as the whole render's cell was (``DopplerSpectrogram.process(…, part=…)``)."""
+    spectrograms = {label: scene_spectrogram(scene, c) for label, c in configs.items()}
     simulation = next(iter(configs.values())).simulation
     for block, quiet in zip(iter_baseband(scene, simulation), iter_baseband(dataclasses.replace(scene, music=None), simulation)):
         playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
-        for setting, spectrogram in spectrograms.items():
-            energy[setting] += float(spectrogram.process(block.signal, part=block.signal - quiet.signal,
-                                                         playback=playback)[2].sum(dtype=np.float64))
+        yield quiet, {label: s.process(block.signal, part=block.signal - quiet.signal, playback=playback)
+                      for label, s in spectrograms.items()}
+
+
+def distortion_energy(scene: Scene, configs: dict[str, Config]) -> dict[str, float]:
+    """Σ Doppler power of the music's part alone (:func:`music_part_frames`) with the
+    canceller off and on ('off', 'on'), and of the room without music ('noise')."""
+    noise_spectrogram = scene_spectrogram(scene, next(c for label, c in configs.items() if label.endswith("off")))
+    energy = {"off": 0.0, "on": 0.0, "noise": 0.0}
+    for quiet, frames in music_part_frames(scene, configs):
+        for label, (_, _, part) in frames.items():
+            energy[label.split("/")[1]] += float(part.sum(dtype=np.float64))
         energy["noise"] += float(noise_spectrogram.process(quiet.signal)[0].sum(dtype=np.float64))
     return energy
 
