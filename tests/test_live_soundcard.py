@@ -104,6 +104,7 @@ def test_a_virtual_duplex_card_overrun_and_unplugged_still_sees_the_walk_in(walk
     assert card.opens == 2 and source.dropped_blocks == 0 and len(card.played[0]) == block
     assert any("overran" in p for p in problems)
     assert any(p.startswith("sound card lost") for p in problems)
+    assert not any("clip" in p for p in problems)  # the room's audio stays far from full scale
     # the same audio as one batch decides the same: the overrun and the re-open changed nothing
     front = FrontEnd(RATE_HZ, config.emission.carrier_hz, config.frontend,
                      baseband_rate_hz=baseband_rate_for(RATE_HZ, config), speed_of_sound=DEFAULT_SPEED_OF_SOUND_M_S)
@@ -213,3 +214,35 @@ def test_a_loopback_channel_the_card_does_not_have_is_one_clear_error(monkeypatc
     with pytest.raises(soundcard.SoundCardError, match="playback_channel 2 leaves no microphone input of virtual array, "
                                                        "which has 2 inputs"):
         soundcard.SoundCardSource(config, on_problem=print)
+
+
+def test_clipping_mics_are_reported_once_per_window_and_not_again_for_minutes():
+    rate = 1000  # samples per second: a 10 s window is 10,000 samples
+    watch = soundcard.ClipWatch(rate)
+    quiet, loud = np.full((2, 2500), 0.1, np.float32), np.full((2, 2500), 0.1, np.float32)
+    loud[:, :25] = 1.0  # 1 % of every block and window
+    at_threshold = quiet.copy()
+    at_threshold[0, :5] = -1.0  # 0.1 % of a window (2 mics × 10,000), over its four blocks
+    said = [watch.add(block) for block in [quiet] * 4 + [at_threshold] * 4]
+    assert said == [None] * 8  # clean, then exactly at the threshold: not over it
+    said = [watch.add(loud) for _ in range(4 * 61)]  # 61 windows, 610 s of clipping
+    warnings = [i for i, text in enumerate(said) if text]
+    assert warnings == [3, 3 + 4 * 30, 3 + 4 * 60]  # at the first window's end, then every 300 s
+    assert said[3].startswith("the microphones clip: 1.0% of their samples in the last 10 s were at full scale")
+
+
+def test_a_card_whose_mics_clip_says_so(walk_in_recording, monkeypatch):
+    clipped = walk_in_recording.copy()
+    burst = slice(2 * RATE_HZ, 4 * RATE_HZ)
+    clipped[:, burst][:, ::50] = 1.0  # 2 % of 2 s of every mic at full scale: 0.4 % of the first 10 s
+    card = VirtualCard(clipped, overrun_at_s=99.0, unplug_at_s=99.0)
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: card)
+    problems: list[str] = []
+    source = soundcard.SoundCardSource(Config(), on_problem=problems.append)
+    block = int(Config().live.soundcard_block_s * RATE_HZ)
+    for _ in source.blocks():
+        if card.position + block > clipped.shape[1] and source._queue.empty():
+            source.stop()
+    assert [p for p in problems if "clip" in p] == [
+        "the microphones clip: 0.4% of their samples in the last 10 s were at full scale (loud music, or a sound "
+        "close by?); motion scores may run high: lower the microphone gain"]

@@ -42,6 +42,10 @@ _CARRIER_MARGIN = 0.85  # carrier + Doppler must stay below this share of Nyquis
 _QUEUE_S = 5.0  # audio that may wait for the detector before blocks are dropped
 _RETRY_S = 5.0
 _STALL_S = 2.0  # no audio for this long: the device is gone
+CLIP_LEVEL = 1.0 - 2.0**-15  # a float32 stream's full scale from a 16-bit or finer converter
+CLIP_WINDOW_S = 10.0  # clipping is judged over this much audio
+CLIP_WARN_FRACTION = 1e-3  # of the mics' samples in a window at full scale: warn
+CLIP_REPEAT_S = 300.0  # a warning repeats at most this often while the clipping lasts
 
 
 class SoundCardError(RuntimeError):
@@ -106,6 +110,37 @@ def stream_problem(status_flags: dict[str, bool]) -> str | None:
         ("output_underflow", "the tone output ran dry (the speaker had a gap)"),
     ) if status_flags.get(flag)]
     return "; ".join(problems) or None
+
+
+class ClipWatch:
+    """Counts the mics' samples at full scale and says so when more than
+    ``CLIP_WARN_FRACTION`` of a ``CLIP_WINDOW_S`` window clipped (loud music, a voice close
+    by, the gain set too high): clipped audio mixes the tone with what clipped, which
+    no canceller predicts and the network may read as motion. Once per ``CLIP_REPEAT_S``
+    at most, in stream time."""
+
+    def __init__(self, sample_rate_hz: float) -> None:
+        self.window = int(CLIP_WINDOW_S * sample_rate_hz)
+        self.repeat = int(CLIP_REPEAT_S * sample_rate_hz)
+        self._seen = 0  # stream samples so far
+        self._in_window = self._clipped = self._values = 0  # samples, clipped values and values of this window
+        self._warned_at: int | None = None  # stream sample of the last warning
+
+    def add(self, mics: np.ndarray) -> str | None:
+        """The next block (n_mics, n); a sentence when it ends a window with too much clipped."""
+        self._clipped += int(np.count_nonzero(np.abs(mics) >= CLIP_LEVEL))
+        self._values += mics.size
+        self._in_window += mics.shape[1]
+        self._seen += mics.shape[1]
+        if self._in_window < self.window:
+            return None
+        fraction = self._clipped / self._values
+        self._in_window = self._clipped = self._values = 0
+        if fraction <= CLIP_WARN_FRACTION or (self._warned_at is not None and self._seen - self._warned_at < self.repeat):
+            return None
+        self._warned_at = self._seen
+        return (f"the microphones clip: {fraction:.1%} of their samples in the last {CLIP_WINDOW_S:g} s were at full "
+                "scale (loud music, or a sound close by?); motion scores may run high: lower the microphone gain")
 
 
 @dataclass(frozen=True)
@@ -234,6 +269,7 @@ class SoundCardSource:
         self._stopped = False
         self._phase = 0
         self.problems = 0
+        self._clips = ClipWatch(self.plan.sample_rate_hz)
         self.dropped_blocks = 0  # audio blocks the detector was too slow to take
 
     def _periodic_recheck(self, calibrations: CalibrationStore | None, log: Callable[[str], None]) -> PeriodicRecheck | None:
@@ -290,10 +326,12 @@ class SoundCardSource:
                         if self.dropped_blocks > dropped_seen:
                             problem = f"detection fell behind: {self.dropped_blocks - dropped_seen} audio blocks dropped"
                             dropped_seen = self.dropped_blocks
+                        mics, playback = self._split(audio)
+                        problem = "; ".join(p for p in (problem, self._clips.add(mics)) if p) or None
                         if problem:
                             self.problems += 1
                             self.on_problem(problem)
-                        yield self._frames(audio)
+                        yield self._frames(mics, playback)
                         if self.recheck is not None:
                             self._step_recheck()
             except (self.sd.PortAudioError, SoundCardError) as err:
@@ -327,12 +365,16 @@ class SoundCardSource:
             gate.switch(now_s, True)
             self.recheck.resumed(now_s)
 
-    def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Audio block (n_inputs, n) → Doppler frames; with a tone gate (duty-cycling, re-checks),
-        frames the mics recorded with the tone off, ramping or settling are no data
-        (:class:`~uspd.emission.GatedFrames`). A loopback input is the playback, not a mic."""
-        mics = audio[self.mics] if len(self.mics) < len(audio) else audio
-        playback = None if self.playback_channel is None else audio[self.playback_channel]
+    def _split(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Audio block (n_inputs, n) → the mics (n_mics, n) and, from a loopback input, the playback (n,)."""
+        if self.playback_channel is None:
+            return audio, None
+        return audio[self.mics], audio[self.playback_channel]
+
+    def _frames(self, mics: np.ndarray, playback: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The mics' block (n_mics, n) and the playback → Doppler frames; with a tone gate
+        (duty-cycling, re-checks), frames the mics recorded with the tone off, ramping or
+        settling are no data (:class:`~uspd.emission.GatedFrames`)."""
         if self._gated is None:
             return self._front.process(mics, playback)
         demodulator = self._front.demodulator
