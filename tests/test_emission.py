@@ -8,7 +8,7 @@ import pytest
 from uspd.config import Config, DutyCycleConfig
 from uspd.detect.pipeline import Decisions
 from uspd.emission import DutyCycler, GatedFrames, ToneGate, capped_level_dbfs, duty_stats
-from uspd.sim.render import render_baseband, render_passband, scene_spectrogram
+from uspd.sim.render import playback_baseband, render_baseband, render_passband, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 CONFIG = Config()
@@ -50,12 +50,15 @@ def test_tone_off_renders_no_echoes():
     assert np.abs(passband.reference).max() == 0.0
 
 
-def _frames(scene, gate):
-    spectrogram = scene_spectrogram(scene, CONFIG)
+def _frames(scene, gate, config: Config = CONFIG, playback: bool = False):
+    """The scene through a gated spectrogram in 1 s blocks; ``playback``: with what the unit plays."""
+    spectrogram = scene_spectrogram(scene, config)
     frames = GatedFrames(spectrogram, gate, settle_s=0.1)
     rate = CONFIG.simulation.baseband_rate_hz
-    signal = render_baseband(scene, CONFIG.simulation, tone_gate=gate).signal
-    parts = [frames.process(signal[:, a : a + rate], a / rate) for a in range(0, signal.shape[1], rate)]
+    rendered = render_baseband(scene, CONFIG.simulation, tone_gate=gate)
+    played = playback_baseband(scene, rendered) if playback else None
+    parts = [frames.process(rendered.signal[:, a : a + rate], a / rate, None if played is None else played[:, a : a + rate])
+             for a in range(0, rendered.signal.shape[1], rate)]
     return np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts])
 
 
@@ -74,6 +77,21 @@ def test_gated_frames_mark_tone_off_as_no_data():
     # back after ramp + settle + one frame (+ a hop of grid alignment), not after the front end's 2 s re-adoption
     assert data_after[0] <= 4.0 + 0.02 + 0.1 + CONFIG.frontend.frame_s + hop_s
     assert not blank[(times > 1.0) & (times < 1.95)].any()
+
+
+def test_gated_frames_take_the_playback_where_the_tone_is_on():
+    """A duty-cycled unit playing loud music on one mic: the playback canceller, restarted
+    with the spectrogram when the tone comes back, takes the music out of what follows."""
+    scene = build_scene("music_loud_empty", 6001, duration_s=10.0, array="single")  # music throughout
+    gate = ToneGate(0.02)
+    gate.switch(2.0, False)
+    gate.switch(3.0, True)
+    config = CONFIG.with_music(playback=True)
+    (plain, times), (fed, fed_times) = _frames(scene, gate, config), _frames(scene, gate, config, playback=True)
+    np.testing.assert_array_equal(times, fed_times)
+    assert np.array_equal(plain.sum(axis=1) == 0, fed.sum(axis=1) == 0)  # the same frames are no data
+    late = times > 6.0  # three seconds after the tone came back
+    assert plain[late].sum() > 3.0 * fed[late].sum()  # measured: 6.4 dB less, music and noise together
 
 
 def _decisions(t0: float, t1: float, occupied: bool, moving: bool) -> Decisions:

@@ -211,9 +211,13 @@ def test_a_loopback_channel_the_card_does_not_have_is_one_clear_error(monkeypatc
     config = config.model_copy(update={"soundcard": config.soundcard.model_copy(update={"playback_channel": 2})})
     monkeypatch.setattr(soundcard, "_sounddevice", lambda: VirtualCard(np.zeros((2, 10), np.float32), overrun_at_s=9.0,
                                                                        unplug_at_s=9.0))
-    with pytest.raises(soundcard.SoundCardError, match="playback_channel 2 leaves no microphone input of virtual array, "
-                                                       "which has 2 inputs"):
+    with pytest.raises(soundcard.SoundCardError, match="playback_channel 2 is not an input of virtual array, which has 2 "):
         soundcard.SoundCardSource(config, on_problem=print)
+    alone = config.model_copy(update={"soundcard": config.soundcard.model_copy(update={"playback_channel": 0})})
+    monkeypatch.setattr(soundcard, "_sounddevice", lambda: VirtualCard(np.zeros((1, 10), np.float32), overrun_at_s=9.0,
+                                                                       unplug_at_s=9.0))
+    with pytest.raises(soundcard.SoundCardError, match="is the only input of virtual array: it leaves no microphone"):
+        soundcard.SoundCardSource(alone, on_problem=print)
 
 
 def test_clipping_mics_are_reported_once_per_window_and_not_again_for_minutes():

@@ -162,10 +162,13 @@ class Card:
         (``[soundcard] playback_channel``, a hardware loopback)."""
         if playback_channel is None:
             return list(range(self.n_inputs))
-        if playback_channel >= self.n_inputs or self.n_inputs < 2:
-            raise SoundCardError(f"[soundcard] playback_channel {playback_channel} leaves no microphone input of "
-                                 f"{self.name}, which has {self.n_inputs} input{'s' if self.n_inputs > 1 else ''} "
-                                 f"(channels 0–{self.n_inputs - 1}); check the card's channel map (uspd devices)")
+        if playback_channel >= self.n_inputs:
+            raise SoundCardError(f"[soundcard] playback_channel {playback_channel} is not an input of {self.name}, "
+                                 f"which has {self.n_inputs} (channels 0–{self.n_inputs - 1}); check the card's "
+                                 "channel map (uspd devices)")
+        if self.n_inputs < 2:
+            raise SoundCardError(f"[soundcard] playback_channel {playback_channel} is the only input of {self.name}: "
+                                 "it leaves no microphone")
         return [c for c in range(self.n_inputs) if c != playback_channel]
 
 
