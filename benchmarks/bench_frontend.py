@@ -60,13 +60,12 @@ def _stream(processor, audio: np.ndarray, rate_hz: int, playback: np.ndarray | N
     return [processor.process(block, sound) for block, sound in pairs] + [processor.flush()]
 
 
-def _demodulator_at(rev: str) -> type:
-    """The Demodulator class of ``src/uspd/frontend/demod.py`` at git revision ``rev``."""
-    source = subprocess.run(["git", "show", f"{rev}:src/uspd/frontend/demod.py"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout
-    module = types.ModuleType(f"demod_at_{rev}")
-    exec(compile(source, f"{rev}:src/uspd/frontend/demod.py", "exec"), module.__dict__)
-    return module.Demodulator
+def module_at(rev: str, path: str) -> types.ModuleType:
+    """The module in ``path`` (from the repository root) as it was at git revision ``rev``."""
+    source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType(f"{Path(path).stem}_at_{rev}")
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+    return module
 
 
 def _measure(name: str, demod_cls: type, audio: np.ndarray, rate_hz: int, carrier_hz: float,
@@ -99,7 +98,8 @@ def main() -> None:
 
     candidates = [("this checkout", Demodulator)]
     if args.baseline_rev:
-        candidates.insert(0, (f"demod.py at {args.baseline_rev}", _demodulator_at(args.baseline_rev)))
+        candidates.insert(0, (f"demod.py at {args.baseline_rev}",
+                              module_at(args.baseline_rev, "src/uspd/frontend/demod.py").Demodulator))
     rows = []
     for device, rate_hz, n_mics, carrier_hz in ((d.name, d.sample_rate_hz, d.n_mics, d.carrier_hz) for d in DEVICES):
         print(device, flush=True)

@@ -499,7 +499,8 @@ class PlaybackCanceller:
             return
         ridge = _RIDGE * np.trace(self._gram) / self._dims + np.finfo(float).tiny
         stacked = np.concatenate([self._cross.real, self._cross.imag], axis=1)  # real system, complex right-hand sides
-        solved = scipy.linalg.solve(self._gram + ridge * np.eye(self._dims), stacked, assume_a="pos")
+        factor = scipy.linalg.cho_factor(self._gram + ridge * np.eye(self._dims), check_finite=False)
+        solved = scipy.linalg.cho_solve(factor, stacked, check_finite=False)  # solve()'s LAPACK calls, less its condition estimate
         filters = solved[:, : len(x)] + 1j * solved[:, len(x) :]
         explained = np.einsum("dk,dk->k", self._cross.conj(), filters).real
         fits = explained >= self.config.playback_explained * np.maximum(self._energy, np.finfo(float).tiny)
