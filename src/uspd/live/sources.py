@@ -161,10 +161,12 @@ class WavSource:
 
         step = max(1, int(round(BATCH_BLOCK_S * self.sample_rate_hz)))
         feed = self._feed
-        for block in sf.blocks(str(self.path), blocksize=step, dtype="float64", always_2d=True):
-            if not np.isfinite(block).all():
-                raise ValueError(f"{self.path} contains NaN or infinite samples")
-            yield self._front.process(block.T, None if feed is None else feed.read(len(block)))
-        yield self._front.flush()
-        if feed is not None:
-            feed.close()
+        try:
+            for block in sf.blocks(str(self.path), blocksize=step, dtype="float64", always_2d=True):
+                if not np.isfinite(block).all():
+                    raise ValueError(f"{self.path} contains NaN or infinite samples")
+                yield self._front.process(block.T, None if feed is None else feed.read(len(block)))
+            yield self._front.flush()
+        finally:  # also when the run stops early and the generator is closed
+            if feed is not None:
+                feed.close()
