@@ -37,7 +37,7 @@ from uspd.detect.presence import Presence
 from uspd.evaluate import HELD_OUT_SEED_START, EvaluationSettings, SceneFrames, SceneJob, plan_scenes, summarize
 from uspd.parallel import map_jobs
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband, playback_baseband, scene_spectrogram
+from uspd.sim.render import iter_chains_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 
 TUNING_SEED = 1000
@@ -93,19 +93,14 @@ def _score(job: SceneJob, detector: str, networks: tuple[Network, ...]) -> list[
     scene = build_scene(job.name, job.seed, duration_s=job.duration_s, array=job.array)
     config = Config()
     configs = [network.config() for network in networks]
-    spectrograms = {}  # one per distinct chain
-    for c in configs:
-        spectrograms.setdefault(c.frontend.model_dump_json(), scene_spectrogram(scene, c))
+    spectrograms = {c.frontend: scene_spectrogram(scene, c) for c in configs}  # one per distinct chain
     velocity_m_s = next(iter(spectrograms.values())).velocity_m_s
     truth = label_scene(scene, config.frontend.hop_s)
-    chains = [(DETECTORS[detector](c, velocity_m_s), c.frontend.model_dump_json()) for c in configs]
+    chains = [(DETECTORS[detector](c, velocity_m_s), c.frontend) for c in configs]
     parts = []
-    for block in iter_baseband(scene, config.simulation):
-        playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
-        frames = {key: s.process(block.signal, playback=playback if s.takes_playback else None)
-                  for key, s in spectrograms.items()}
+    for frames in iter_chains_doppler(scene, config.simulation, spectrograms):
         times = next(iter(frames.values()))[1]
-        parts.append((times, [chain.process(frames[key][0]) for chain, key in chains]))
+        parts.append((times, [chain.process(frames[frontend][0]) for chain, frontend in chains]))
     time_s = np.concatenate([t for t, _ in parts])
     keep, row = truth.rows_at(time_s, config.frontend.hop_s)
     scored = []

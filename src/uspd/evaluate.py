@@ -78,7 +78,7 @@ from uspd.parallel import map_jobs
 from uspd.plot import MOTION_COLOURS
 from uspd.sim.device import ARRAY_PRESETS
 from uspd.sim.labels import label_scene
-from uspd.sim.render import iter_baseband, playback_baseband, scene_spectrogram
+from uspd.sim.render import iter_chains_doppler, scene_spectrogram
 from uspd.sim.scenarios import build_scene
 from uspd.sim.scene import Scene
 
@@ -234,10 +234,7 @@ def run_scene(job: SceneJob, configs: dict[str, Config], scene: Scene | None = N
     spectrograms = {c.frontend: scene_spectrogram(scene, c) for c in configs.values()}
     detections = {label: Detection(c, spectrograms[c.frontend].velocity_m_s) for label, c in configs.items()}
     parts: dict[str, list[Decisions]] = {label: [] for label in configs}
-    for block in iter_baseband(scene, render_config.simulation):
-        playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
-        frames = {frontend: spectrogram.process(block.signal, playback=playback)
-                  for frontend, spectrogram in spectrograms.items()}
+    for frames in iter_chains_doppler(scene, render_config.simulation, spectrograms):
         for label, detection in detections.items():
             parts[label].append(detection.process(*frames[configs[label].frontend]))
     truth = label_scene(scene, hop_s)

@@ -669,9 +669,17 @@ def iter_doppler(scene: Scene, config: Config, spectrogram: DopplerSpectrogram, 
     """The scene as a live device would see it, block by block: Doppler power (n_frames,
     n_velocity) and frame end times (s) from ``spectrogram`` (see :func:`scene_spectrogram`)
     fed with :func:`iter_baseband`, and with what the device plays (:func:`playback_baseband`)."""
-    for block in iter_baseband(scene, config.simulation, start_s=start_s, stop_s=stop_s):
-        playback = playback_baseband(scene, block) if spectrogram.takes_playback else None
-        yield spectrogram.process(block.signal, playback=playback)
+    for frames in iter_chains_doppler(scene, config.simulation, {None: spectrogram}, start_s=start_s, stop_s=stop_s):
+        yield frames[None]
+
+
+def iter_chains_doppler(scene: Scene, config: SimulationConfig, spectrograms: dict, *, start_s: float = 0.0,
+                        stop_s: float | None = None) -> Iterator[dict]:
+    """:func:`iter_doppler` for several front ends at once (``spectrograms``: any key → its
+    spectrogram): the scene rendered once, block by block, and each key's frames of the block."""
+    for block in iter_baseband(scene, config, start_s=start_s, stop_s=stop_s):
+        playback = playback_baseband(scene, block) if any(s.takes_playback for s in spectrograms.values()) else None
+        yield {key: spectrogram.process(block.signal, playback=playback) for key, spectrogram in spectrograms.items()}
 
 
 def iter_passband(scene: Scene, config: SimulationConfig, *, start_s: float = 0.0,
