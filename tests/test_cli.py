@@ -13,8 +13,8 @@ from uspd.cli import app
 runner = CliRunner()
 
 
-def _run(*args: str):
-    return runner.invoke(app, list(args))
+def _run(*args: str, terminal_width: int | None = None):
+    return runner.invoke(app, list(args), terminal_width=terminal_width)
 
 
 def test_list_shows_the_catalog():
@@ -69,3 +69,15 @@ def test_plot_of_a_missing_file_is_one_clear_error(tmp_path):
     result = _run("plot", str(tmp_path / "nothing.wav"))
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_config_sections_in_warnings_and_help_are_shown_as_written(tmp_path):
+    """Rich would take "[frontend.music]" for a style tag and drop it from the sentence."""
+    out = tmp_path / "scene.wav"
+    assert _run("simulate", "walk_in", "--seed", "4", "--duration", "2", "--rate", "96000", "--out", str(out)).exit_code == 0
+    result = _run("detect", str(out), "--playback", str(tmp_path / "scene.playback.wav"))
+    assert result.exit_code == 0, result.output
+    assert "the playback canceller is off ([frontend.music] playback = false)" in result.output
+    for command, said in {"detect": "([frontend.music] playback)", "calibrate": "([soundcard] in the config)"}.items():
+        shown = " ".join(_run(command, "--help", terminal_width=250).output.split())
+        assert said in shown, shown

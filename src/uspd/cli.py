@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -26,15 +27,24 @@ errors = Console(stderr=True)
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="TOML config; defaults apply to missing keys")]
 PlaybackOption = Annotated[Optional[Path], typer.Option(
     help="mono WAV of what the speaker was fed, sample for sample with the recording (uspd simulate writes "
-         "one as .playback.wav), for the playback canceller ([frontend.music] playback)")]
+         "one as .playback.wav), for the playback canceller (\\[frontend.music] playback)")]
 RayOption = Annotated[Optional[str], typer.Option("--ray-address", help="run scenes on Ray: 'local' (here, --workers "
                       "CPUs), 'auto' (on a cluster node) or ray://HOST:10001; default: local processes")]
 
 
 def _fail(message: str) -> typer.Exit:
     # one unbroken line: a long path must not be wrapped mid-word, in a terminal or a log
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _warn(text: str) -> None:
+    """A warning on stderr, its text shown as written: config sections such as [soundcard] are not markup."""
+    errors.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)
+
+
+def _log(text: str) -> None:
+    errors.print(escape(text), highlight=False)
 
 
 def _progress() -> Progress:
@@ -151,7 +161,7 @@ def detect(
     except (ConfigError, ValueError, OSError) as err:
         raise _fail(str(err)) from None
     for warning in info.warnings:
-        errors.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        _warn(warning)
     if timeline or events:
         for path in (p for p in (timeline, events) if p is not None):
             console.print(f"wrote {path}")
@@ -458,7 +468,7 @@ def run(
     timeline = Timeline(start)
     chain = LiveChain(cfg, source.velocity_m_s, journal=journal_db, timeline=timeline, source_name=source.name,
                       mqtt=link, routines=routines)
-    title = f"uspd · {source.name}" + ("" if source.paced else (" · as fast as possible" if fast else f" · ×{speed:g}"))
+    title = f"uspd · {escape(source.name)}" + ("" if source.paced else (" · as fast as possible" if fast else f" · ×{speed:g}"))
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     printed = [0]
@@ -468,7 +478,7 @@ def run(
         for item, when in list(status.recent)[len(status.recent) - fresh:]:
             what = (f"routine {item.routine} fired ({item.trigger})" if isinstance(item, Firing)
                     else f"{item.event} {item.kind or ''} score {item.score:.2f}")
-            console.print(f"{when:%H:%M:%S}  {item.time_s:9.2f} s  {what}", highlight=False)
+            console.print(f"{when:%H:%M:%S}  {item.time_s:9.2f} s  {escape(what)}", highlight=False)
         printed[0] = status.events + status.firings
 
     try:
@@ -521,15 +531,14 @@ def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passb
         from uspd.live.soundcard import SoundCardSource
 
         source = SoundCardSource(cfg, device=_sound_device(device), calibrations=store,
-                                 on_problem=lambda text: errors.print(f"[bold yellow]warning:[/] {text}", highlight=False),
-                                 log=lambda text: errors.print(text, highlight=False))  # its calibration's re-checks
+                                 on_problem=_warn, log=_log)  # log: its calibration's re-checks
         return source, datetime.now().astimezone()
     if wav is not None:
         from uspd.live.sources import WavSource
 
         source = WavSource(wav, cfg, playback=playback)
         for warning in source.warnings:
-            errors.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+            _warn(warning)
         return source, datetime.now().astimezone()
     from uspd.calibrate import simulated_device_id
     from uspd.live.sources import SimulatedSource
@@ -543,7 +552,7 @@ def _live_source(cfg, scenario: str, seed: int, duration: Optional[float], passb
         from uspd.live.recheck import PeriodicRecheck
 
         recheck = PeriodicRecheck(calibration, DeviceProfile.of(scene.device), cfg.calibration, store,
-                                  log=lambda text: errors.print(text, highlight=False))
+                                  log=_log)
     source = SimulatedSource(scene, cfg, passband=passband, calibration=calibration, recheck=recheck)
     hour, minute = (int(part) for part in cfg.live.sim_start.split(":"))
     return source, datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
@@ -558,7 +567,7 @@ def _mqtt_link(cfg, journal_db, *, warn: bool):
 
     def said(status: str) -> None:
         if warn and ("unreachable" in status or "lost" in status or "refused" in status):
-            errors.print(f"[bold yellow]warning:[/] {status}", highlight=False)
+            _warn(status)
 
     try:
         link = MqttLink(cfg.mqtt, journal_db, on_status=said)
@@ -577,12 +586,11 @@ def _live_summary(chain, summary, journal_db) -> None:
     )
     waiting = len(journal_db.pending("mqtt"))
     if waiting:
-        errors.print(f"[bold yellow]warning:[/] {waiting} MQTT messages wait in the journal; "
-                     "they go out when uspd next reaches the broker", highlight=False)
+        _warn(f"{waiting} MQTT messages wait in the journal; they go out when uspd next reaches the broker")
     retrying = len(journal_db.pending("webhook")) + len(journal_db.pending("command"))
     if retrying:
-        errors.print(f"[bold yellow]warning:[/] {retrying} webhooks or commands wait for a retry in the journal; "
-                     "uspd run tries them again when it next starts", highlight=False)
+        _warn(f"{retrying} webhooks or commands wait for a retry in the journal; "
+              "uspd run tries them again when it next starts")
     journal_db.close()
 
 
@@ -730,7 +738,7 @@ def calibrate(
     scenario: Annotated[str, typer.Option(help="simulated unit and room to calibrate (see uspd simulate --list)")] = "living_room_day",
     seed: Annotated[int, typer.Option(help="random seed of the simulated scene")] = 0,
     at: Annotated[float, typer.Option("--at", help="scene time (s) the probes start at: the room as it is then")] = 0.0,
-    soundcard: Annotated[bool, typer.Option("--soundcard", help="calibrate the default sound card instead ([soundcard] in the config)")] = False,
+    soundcard: Annotated[bool, typer.Option("--soundcard", help="calibrate the default sound card instead (\\[soundcard] in the config)")] = False,
     device: Annotated[Optional[str], typer.Option(help="calibrate this sound device, index or name (see uspd devices)")] = None,
     recheck: Annotated[bool, typer.Option("--recheck", help="compare a probe with the saved calibration; recalibrate on drift")] = False,
     study: Annotated[bool, typer.Option("--study", help="the calibration study on held-out units instead (see docs/calibration.md)")] = False,
