@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import soundfile as sf
@@ -81,3 +84,15 @@ def test_config_sections_in_warnings_and_help_are_shown_as_written(tmp_path):
     for command, said in {"detect": "([frontend.music] playback)", "calibrate": "([soundcard] in the config)"}.items():
         shown = " ".join(_run(command, "--help", terminal_width=250).output.split())
         assert said in shown, shown
+
+
+def test_the_command_runs_numpys_blas_on_one_thread_unless_told_otherwise():
+    """uspd's parallel work runs in processes; BLAS threads on top only contend (docs/benchmarks.md)."""
+    code = ("import uspd.cli, numpy, scipy.linalg; from threadpoolctl import threadpool_info; "
+            "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    pinned = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert pinned.stdout.split() == ["[1]"]
+    told = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_NUM_THREADS": "2"},
+                          capture_output=True, text=True, check=True)
+    assert told.stdout.split() == ["[2]"]

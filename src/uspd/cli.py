@@ -6,7 +6,15 @@ bad config, unreadable audio) into one sentence on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import shlex
+import os
+
+# uspd's matrices are small and its parallel work runs in processes (scenes, devices), so
+# numpy's BLAS threads only contend with them: one thread per process, set before NumPy is
+# first imported (worker processes inherit it). An explicit setting wins. Torch's threads
+# (training) are its own and stay as they are. Measured in docs/benchmarks.md.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import shlex  # noqa: E402
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
