@@ -87,7 +87,7 @@ def test_config_sections_in_warnings_and_help_are_shown_as_written(tmp_path):
 
 
 def test_the_command_runs_numpys_blas_on_one_thread_unless_told_otherwise():
-    """uspd's parallel work runs in processes; BLAS threads on top only contend (docs/benchmarks.md)."""
+    """uspd's parallel work runs in processes; BLAS threads on top only contend (docs/benchmarks-frontend.md)."""
     code = ("import uspd.cli, numpy, scipy.linalg; from threadpoolctl import threadpool_info; "
             "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}

@@ -11,7 +11,7 @@ import os
 # uspd's matrices are small and its parallel work runs in processes (scenes, devices), so
 # numpy's BLAS threads only contend with them: one thread per process, set before NumPy is
 # first imported (worker processes inherit it). An explicit setting wins. Torch's threads
-# (training) are its own and stay as they are. Measured in docs/benchmarks.md.
+# (training) are its own and stay as they are. Measured in docs/benchmarks-frontend.md, ninth pass.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import shlex  # noqa: E402
