@@ -8,8 +8,8 @@ seven mics) with the tone on throughout, and compares two front ends over the sa
 (30 s off, 4 s on, as `[duty_cycle]`'s defaults): the continuous chain, and one that, like
 `GatedFrames`, sees only the probes and restarts `settle_s` after each one starts. Both feed
 the shipped network with no-data frames outside the probes (its warm-up restarts there as
-live). Per room: probes with motion (the score over the minor threshold for 3 frames or
-more) and the Doppler power in the probes' frames. ``--keep-cancellers``: the restarted chain
+live). Per room: probes with motion (the score over the minor threshold for the presence
+machine's ``confirm_frames``, as it shows motion) and the Doppler power in the probes' frames. ``--keep-cancellers``: the restarted chain
 keeps its cancellers' learned state over the pauses (everything else restarts).
 """
 
@@ -24,11 +24,11 @@ import numpy as np  # noqa: E402
 
 from uspd.config import Config  # noqa: E402
 from uspd.detect.pipeline import DETECTORS  # noqa: E402
+from uspd.evaluate import debounce  # noqa: E402
 from uspd.sim.render import iter_baseband, scene_spectrogram  # noqa: E402
 from uspd.sim.scenarios import build_scene  # noqa: E402
 
 WARM_S, PROBES = 20.0, 4
-MOTION_FRAMES = 3
 
 
 def probe_windows(config: Config) -> list[tuple[float, float]]:
@@ -52,13 +52,10 @@ def restarted_frames(spectrogram, baseband: np.ndarray, rate_hz: float, windows,
     return frames
 
 
-def probes_with_motion(score: np.ndarray, ends_s: np.ndarray, windows, threshold: float) -> int:
-    count = 0
-    for start_s, end_s in windows:
-        over = (score[(ends_s > start_s) & (ends_s <= end_s)] >= threshold).astype(int)
-        runs = np.diff(np.flatnonzero(np.diff(np.r_[0, over, 0])))[::2]  # lengths of the runs over it
-        count += bool(len(runs)) and runs.max() >= MOTION_FRAMES
-    return count
+def probes_with_motion(score: np.ndarray, ends_s: np.ndarray, windows, config: Config) -> int:
+    over = score >= config.presence.minor_threshold
+    return sum(bool(debounce(over[(ends_s > start_s) & (ends_s <= end_s)], config.presence.confirm_frames).any())
+               for start_s, end_s in windows)
 
 
 def run_room(array: str, seed: int, config: Config, keep_cancellers: bool) -> dict[str, tuple[int, float]]:
@@ -79,7 +76,7 @@ def run_room(array: str, seed: int, config: Config, keep_cancellers: bool) -> di
     for label, frames in chains.items():
         frames = np.where(in_probe[:, None], frames, 0.0).astype(np.float32)  # no data outside the probes
         score = DETECTORS["neural"](config, continuous.velocity_m_s).process(frames).score
-        result[label] = (probes_with_motion(score, ends, windows, config.presence.minor_threshold),
+        result[label] = (probes_with_motion(score, ends, windows, config),
                          float(frames.sum(dtype=np.float64)))
     return result
 
